@@ -1,0 +1,207 @@
+"""The ``fupin-gis`` command. Thin: each command parses its options and calls one function."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fupin_gis.catalog import load_catalog
+from fupin_gis.errors import FupinError
+from fupin_gis.settings import Settings
+
+app = typer.Typer(help="fupin-gis：扶贫空间规划与资产登记 / poverty-alleviation GIS registry.", no_args_is_help=True)
+db_app = typer.Typer(help="数据库 / the database: embedded cluster or DATABASE_URL.", no_args_is_help=True)
+layers_app = typer.Typer(help="图层目录 / the layer catalog.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(layers_app, name="layers")
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _fail(exc: FupinError) -> typer.Exit:
+    console.print(f"[red]{exc.zh}[/red]\n{exc.en}")
+    return typer.Exit(1)
+
+
+@db_app.command("up")
+def db_up() -> None:
+    """Start the embedded PostGIS (unless DATABASE_URL is set) and apply migrations."""
+    from fupin_gis.db.setup import bring_up
+
+    settings = _settings()
+    try:
+        with console.status("启动数据库 / starting the database…"):
+            bring_up(settings)
+    except FupinError as exc:
+        raise _fail(exc) from exc
+    _print_status(settings)
+
+
+@db_app.command("down")
+def db_down() -> None:
+    """Stop the embedded cluster."""
+    from fupin_gis.db.cluster import LocalCluster
+
+    settings = _settings()
+    if settings.external_url:
+        console.print("使用 DATABASE_URL 指定的服务器，无需停止 / using DATABASE_URL: nothing to stop")
+        return
+    try:
+        stopped = LocalCluster(settings.db).down()
+    except FupinError as exc:
+        raise _fail(exc) from exc
+    console.print("已停止 / stopped" if stopped else "未在运行 / was not running")
+
+
+def _print_status(settings: Settings) -> None:
+    from fupin_gis.db.cluster import LocalCluster
+
+    if settings.external_url:
+        typer.echo("database: DATABASE_URL (external server)")
+        return
+    st = LocalCluster(settings.db).status()
+    typer.echo(f"数据目录 / data:    {st.data_dir}")
+    typer.echo(f"已初始化 / initialised: {'yes' if st.initialised else 'no'}")
+    typer.echo(f"运行中 / running:   {'yes, pid ' + str(st.pid) if st.running else 'no'}")
+    typer.echo(f"端口 / port:        {st.port}")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say where the data lives and whether the server runs."""
+    _print_status(_settings())
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the database URL."""
+    from fupin_gis.db.engine import database_url
+
+    try:
+        typer.echo(database_url(_settings()))
+    except FupinError as exc:
+        raise _fail(exc) from exc
+
+
+@db_app.command("reset")
+def db_reset(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
+    """Empty every layer (and the batch list)."""
+    from fupin_gis.db.engine import make_engine
+    from fupin_gis.db.setup import empty_layers
+
+    settings = _settings()
+    if not yes:
+        typer.confirm("清空所有图层？/ Empty every layer?", abort=True)
+    empty_layers(make_engine(settings), load_catalog(settings.catalog_dir))
+    console.print("所有图层已清空 / every layer emptied")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Compare the database schema with the catalog."""
+    from fupin_gis.db.check import schema_problems
+    from fupin_gis.db.engine import make_engine
+
+    settings = _settings()
+    with make_engine(settings).connect() as conn:
+        problems = schema_problems(conn, load_catalog(settings.catalog_dir))
+    for p in problems:
+        typer.echo(p)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("数据库与图层目录一致 / the database matches the catalog")
+
+
+@layers_app.command("validate")
+def layers_validate() -> None:
+    """Validate the layer catalog; on error name the file and key."""
+    settings = _settings()
+    try:
+        catalog = load_catalog(settings.catalog_dir)
+    except FupinError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"OK: {len(catalog.layers)} layers in {settings.catalog_dir}")
+
+
+@layers_app.command("list")
+def layers_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the layers of the catalog."""
+    catalog = load_catalog(_settings().catalog_dir)
+    if as_json:
+        typer.echo(json.dumps([s.model_dump(mode="json") for s in catalog.ordered()], ensure_ascii=False))
+        return
+    table = Table("name", "图层", "geometry", "fields")
+    for spec in catalog.ordered():
+        table.add_row(spec.name, spec.label, spec.geometry, str(len(spec.fields)))
+    Console().print(table)
+
+
+class Scale(StrEnum):
+    """Demo sizes."""
+
+    plan = "plan"
+    county = "county"
+    province = "province"
+
+
+@app.command("demo")
+def demo(
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same county.")] = 1,
+    scale: Annotated[Scale, typer.Option(help="plan: the brief's 45 villages; county; province.")] = Scale.plan,
+    out: Annotated[str | None, typer.Option(help="Also write the roads layer to this .gpkg/.zip file.")] = None,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Load only into an empty database.")] = False,
+) -> None:
+    """Generate a synthetic county and load it (replacing every layer)."""
+    from fupin_gis.db.engine import make_engine
+    from fupin_gis.db.setup import bring_up, layer_counts
+    from fupin_gis.demo import generate, load_demo, write_layer
+
+    settings = _settings()
+    try:
+        url = bring_up(settings)
+    except FupinError as exc:
+        raise _fail(exc) from exc
+    catalog = load_catalog(settings.catalog_dir)
+    if if_empty and any(layer_counts(make_engine(settings, url), catalog).values()):
+        console.print("数据库已有数据，跳过演示数据 / the database has data: demo not loaded")
+        return
+    county = generate(scale.value, seed, progress=console)
+    counts = load_demo(make_engine(settings, url), catalog, county, progress=console)
+    for layer, n in counts.items():
+        console.print(f"  {catalog.layer(layer).label:<12} {layer:<16} {n:>10,}")
+    if out:
+        write_layer(county, "roads", out)
+        console.print(f"roads written to {out}")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Serve the web map and API."""
+    import uvicorn
+
+    from fupin_gis.db.setup import bring_up
+
+    settings = _settings()
+    try:
+        bring_up(settings)
+    except FupinError as exc:
+        raise _fail(exc) from exc
+    console.print(f"地图 / map: http://{host}:{port}/")
+    uvicorn.run("fupin_gis.main:create_app", factory=True, host=host, port=port)
+
+
+def main() -> None:
+    """Entry point for ``python -m fupin_gis``."""
+    sys.exit(app())

@@ -1,0 +1,1 @@
+"""Database: the embedded cluster, engines, the schema built from the catalog, migrations."""

@@ -1,0 +1,133 @@
+"""SQLAlchemy tables built from the catalog, plus the system tables (batches).
+
+The catalog is the single source of truth: this module turns each ``LayerSpec`` into a table
+with typed columns, CHECK constraints for enumerations, codes and ranges, and GiST indexes.
+"""
+
+from __future__ import annotations
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
+
+from fupin_gis.catalog import Catalog, FieldSpec, LayerSpec
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SQL_TYPES: dict[str, type[TypeEngine]] = {
+    "text": Text,
+    "code": Text,
+    "enum": Text,
+    "integer": Integer,
+    "number": Double,
+    "boolean": Boolean,
+    "date": Date,
+}
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def field_checks(field: FieldSpec, catalog: Catalog) -> list[CheckConstraint]:
+    """The CHECK constraints that the catalog implies for one field."""
+    col = field.name
+    checks = []
+    if field.type == "enum":
+        keys = ", ".join(_literal(v.key) for v in field.enum_values(catalog))
+        checks.append(CheckConstraint(f"{col} IN ({keys})", name=f"{col}_enum"))
+    if field.type == "code":
+        checks.append(CheckConstraint(f"{col} ~ '^[0-9]{{{field.digits}}}$'", name=f"{col}_code"))
+    if field.type in ("integer", "number"):
+        if field.min is not None:
+            checks.append(CheckConstraint(f"{col} >= {field.min:g}", name=f"{col}_min"))
+        if field.max is not None:
+            checks.append(CheckConstraint(f"{col} <= {field.max:g}", name=f"{col}_max"))
+    return checks
+
+
+def layer_table(spec: LayerSpec, catalog: Catalog, metadata: MetaData) -> Table:
+    """The table of one layer."""
+    columns: list[Column] = [
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column(
+            "geom",
+            Geometry(spec.geometry.upper(), srid=catalog.srid, spatial_index=False),
+            nullable=not spec.geometry_required,
+        ),
+    ]
+    if spec.seat is not None:
+        columns.append(
+            Column(spec.seat.name, Geometry("POINT", srid=catalog.srid, spatial_index=False), comment=spec.seat.label)
+        )
+    constraints: list[CheckConstraint] = []
+    for field in spec.fields:
+        columns.append(Column(field.name, SQL_TYPES[field.type](), nullable=not field.required, comment=field.label))
+        constraints.extend(field_checks(field, catalog))
+    if not spec.geometry_required and spec.seat is not None:
+        constraints.append(CheckConstraint(f"geom IS NOT NULL OR {spec.seat.name} IS NOT NULL", name="has_geometry"))
+    columns += [
+        Column("extra", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("batch_id", BigInteger, ForeignKey("batches.id"), nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    ]
+    table = Table(spec.name, metadata, *columns, *constraints, comment=spec.label)
+    Index(f"ix_{spec.name}_geom", table.c.geom, postgresql_using="gist")
+    if spec.seat is not None:
+        Index(f"ix_{spec.name}_{spec.seat.name}", table.c[spec.seat.name], postgresql_using="gist")
+    if spec.key is not None:
+        Index(f"uq_{spec.name}_{spec.key}", table.c[spec.key], unique=True)
+    for field in spec.fields:
+        if field.name == "village_code" and spec.key != "village_code":
+            Index(f"ix_{spec.name}_village_code", table.c.village_code)
+    Index(f"ix_{spec.name}_batch_id", table.c.batch_id)
+    return table
+
+
+def batches_table(metadata: MetaData) -> Table:
+    """One row per committed import (and per demo load)."""
+    return Table(
+        "batches",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("layer", Text, nullable=False),
+        Column("source", Text, nullable=False, comment="file name, or 'demo'"),
+        Column("sha256", Text),
+        Column("username", Text),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("counts", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        comment="导入批次",
+    )
+
+
+def build_metadata(catalog: Catalog) -> MetaData:
+    """All tables: the system tables, then one per catalog layer."""
+    metadata = MetaData(naming_convention=NAMING)
+    batches_table(metadata)
+    for spec in catalog.ordered():
+        layer_table(spec, catalog, metadata)
+    return metadata

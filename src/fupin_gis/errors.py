@@ -1,0 +1,82 @@
+"""Domain errors. They carry a user-safe message in Chinese and English and know nothing of HTTP.
+
+One table (``STATUS_CODES``) maps them to HTTP status codes at the API boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FupinError(Exception):
+    """Base of every error the product reports to a user."""
+
+    code = "error"
+
+    def __init__(self, zh: str, en: str, **details: Any) -> None:
+        super().__init__(f"{zh} / {en}")
+        self.zh = zh
+        self.en = en
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON body of this error."""
+        return {"code": self.code, "message": self.zh, "message_en": self.en, **self.details}
+
+
+class CatalogError(FupinError):
+    """The layer catalog is invalid: names the file and the key."""
+
+    code = "catalog_invalid"
+
+
+class LayerNotFound(FupinError):
+    """A layer name that the catalog does not have."""
+
+    code = "layer_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"没有名为 “{name}” 的图层", f"No layer named '{name}'", layer=name)
+
+
+class NotFound(FupinError):
+    """A record that does not exist."""
+
+    code = "not_found"
+
+
+class InvalidInput(FupinError):
+    """Bad input from a user: a file, a form field or a query parameter."""
+
+    code = "invalid_input"
+
+
+class ClusterError(FupinError):
+    """The embedded PostgreSQL cluster could not be managed."""
+
+    code = "cluster_error"
+
+
+class DatabaseUnavailable(FupinError):
+    """The database cannot be reached."""
+
+    code = "database_unavailable"
+
+
+STATUS_CODES: dict[type[FupinError], int] = {
+    LayerNotFound: 404,
+    NotFound: 404,
+    InvalidInput: 400,
+    CatalogError: 500,
+    ClusterError: 503,
+    DatabaseUnavailable: 503,
+    FupinError: 500,
+}
+
+
+def status_code(error: FupinError) -> int:
+    """The HTTP status for ``error``: the entry of its nearest class in ``STATUS_CODES``."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]
+    return 500

@@ -1,0 +1,44 @@
+"""The FastAPI application factory: ``uvicorn --factory fupin_gis.main:create_app``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from fupin_gis import __version__
+from fupin_gis.api.routes import health, layers, pages
+from fupin_gis.catalog import load_catalog
+from fupin_gis.db.engine import make_engine
+from fupin_gis.errors import FupinError, status_code
+from fupin_gis.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; its lifespan opens the engine and loads the catalog."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.catalog = load_catalog(settings.catalog_dir)
+        app.state.engine = make_engine(settings)
+        app.state.page_cache = {}
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(title="fupin-gis", version=__version__, lifespan=lifespan)
+
+    @app.exception_handler(FupinError)
+    async def fupin_error(request: Request, exc: FupinError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=status_code(exc))
+
+    app.include_router(health.router)
+    app.include_router(layers.router)
+    app.include_router(pages.router)
+    app.mount("/vendor", StaticFiles(directory=settings.web_dir / "node_modules", check_dir=False), name="vendor")
+    app.mount("/static", StaticFiles(directory=settings.web_dir / "static", check_dir=False), name="static")
+    return app

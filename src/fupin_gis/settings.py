@@ -1,0 +1,65 @@
+"""One Settings object for the whole product: env prefix ``FUPIN_``, nested sections, ``DATABASE_URL``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fupin_gis.resources import data_dir
+
+
+class DbSettings(BaseModel):
+    """Where the data lives."""
+
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of an existing PostGIS server; unset: the embedded cluster.",
+    )
+    local_dir: Path = Field(
+        default=Path("var/pg"), description="Folder of the embedded cluster (relative: to the cwd)."
+    )
+    name: str = Field(default="fupin", description="Database name in the embedded cluster.")
+    user: str = Field(default="fupin", description="Role name in the embedded cluster.")
+
+
+class MapSettings(BaseModel):
+    """The web map."""
+
+    basemap: Literal["none", "tianditu", "xyz"] = "none"
+    basemap_url: str | None = Field(default=None, description="XYZ tile URL when basemap=xyz.")
+    tianditu_key: str | None = None
+    tianditu_grid: Literal["w", "c"] = "w"
+    embed_limit: int = Field(default=50_000, description="Layers with more features than this are not embedded.")
+
+
+class CoverageSettings(BaseModel):
+    """Defaults of the coverage rules (mission: 'What it computes')."""
+
+    metric_srid: int | None = Field(
+        default=None, description="Metric CRS for distances; unset: the Gauss-Kruger 3° zone of the data."
+    )
+    snap_tolerance_m: float = 5.0
+    min_road_width_m: float = 3.5
+    water_distance_m: float = 800.0
+    rai_distance_m: float = 2000.0
+
+
+class Settings(BaseSettings):
+    """Every setting of fupin-gis; read from the environment (``FUPIN_DB__URL`` …) and ``.env``."""
+
+    model_config = SettingsConfigDict(env_prefix="FUPIN_", env_nested_delimiter="__", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "FUPIN_DATABASE_URL"))
+    db: DbSettings = DbSettings()
+    map: MapSettings = MapSettings()
+    coverage: CoverageSettings = CoverageSettings()
+    catalog_dir: Path = Field(default_factory=lambda: data_dir("layers"))
+    web_dir: Path = Field(default_factory=lambda: data_dir("web"))
+
+    @property
+    def external_url(self) -> str | None:
+        """The URL of an existing server, if one is configured (``DATABASE_URL`` wins)."""
+        return self.database_url or self.db.url

@@ -1,0 +1,113 @@
+"""Test fixtures: a throwaway database on a real PostGIS, brought up with the same code as
+``fupin-gis db up`` (the embedded cluster) or on the server ``DATABASE_URL`` names."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.engine import make_url
+
+from fupin_gis.catalog import Catalog, load_catalog
+from fupin_gis.db import migrate
+from fupin_gis.db.cluster import LocalCluster, create_extensions
+from fupin_gis.db.engine import database_url
+from fupin_gis.db.setup import bring_up
+from fupin_gis.demo import DemoCounty, generate, load_demo
+from fupin_gis.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+OUTPUT = ROOT / "test-output"
+DEMO_SEED = 7
+
+
+def _external_test_database(url: str, name: str) -> str:
+    """Create ``name`` on the server of ``url`` with the extensions; return its URL."""
+    base = make_url(url)
+    plain = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    test_url = base.set(database=name)
+    with psycopg.connect(test_url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True) as conn:
+        create_extensions(conn)
+    return test_url.render_as_string(hide_password=False)
+
+
+def _drop_external(url: str, name: str) -> None:
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    """Settings as a user has them (embedded cluster under var/pg unless DATABASE_URL)."""
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def test_db_url(base_settings: Settings) -> Iterator[str]:
+    """URL of a fresh, migrated test database. Fails (never skips) when PostGIS is missing."""
+    name = f"fupin_test_{os.getpid()}"
+    bring_up(base_settings)
+    if base_settings.external_url:
+        url = _external_test_database(database_url(base_settings), name)
+    else:
+        url = LocalCluster(base_settings.db).create_database(name)
+    migrate.upgrade(base_settings, url)
+    yield url
+    if base_settings.external_url:
+        _drop_external(database_url(base_settings), name)
+    else:
+        LocalCluster(base_settings.db).drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def settings(base_settings: Settings, test_db_url: str) -> Settings:
+    """Settings pointing at the test database."""
+    return base_settings.model_copy(update={"database_url": test_db_url})
+
+
+@pytest.fixture(scope="session")
+def catalog(base_settings: Settings) -> Catalog:
+    """The project's layer catalog."""
+    return load_catalog(base_settings.catalog_dir)
+
+
+@pytest.fixture(scope="session")
+def engine(test_db_url: str) -> Iterator[Engine]:
+    """An engine on the test database."""
+    eng = create_engine(test_db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo(engine: Engine, catalog: Catalog) -> DemoCounty:
+    """The plan-scale demo county, loaded once per session."""
+    county = generate("plan", DEMO_SEED)
+    load_demo(engine, catalog, county)
+    return county
+
+
+@pytest.fixture
+def conn(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as connection:
+        trans = connection.begin()
+        yield connection
+        trans.rollback()
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    """Where tests leave screenshots and files for people to look at."""
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT

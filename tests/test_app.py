@@ -1,0 +1,80 @@
+"""HTTP: health, the layer catalog with counts, errors as JSON, and an offline map page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, text
+
+from fupin_gis.catalog import Catalog
+from fupin_gis.demo import DemoCounty
+from fupin_gis.main import create_app
+from fupin_gis.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings, demo: DemoCounty) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_health(client: TestClient) -> None:
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok" and body["postgis"].startswith("3.")
+
+
+def test_layers_with_counts(client: TestClient, catalog: Catalog, conn: Connection) -> None:
+    body = client.get("/api/layers").json()
+    assert [b["name"] for b in body] == [s.name for s in catalog.ordered()]
+    for layer in body:
+        assert layer["count"] == conn.execute(text(f"SELECT count(*) FROM {layer['name']}")).scalar_one()
+        assert layer["srid"] == 4490
+    roads = next(b for b in body if b["name"] == "roads")
+    surface = next(f for f in roads["fields"] if f["name"] == "surface")
+    assert {"key": "hardened", "label": "硬化"}.items() <= surface["values"][0].items()
+
+
+def test_unknown_layer_is_404_json(client: TestClient) -> None:
+    response = client.get("/api/layers/nope")
+    assert response.status_code == 404
+    body = response.json()
+    assert body["code"] == "layer_not_found" and "nope" in body["message"] and "nope" in body["message_en"]
+
+
+def test_map_page_has_every_layer_and_no_cdn(client: TestClient, catalog: Catalog) -> None:
+    html = client.get("/").text
+    for spec in catalog.ordered():
+        assert spec.label in html, spec.name
+    external = re.findall(r'(?:src|href)\s*=\s*["\'](https?:)?//', html)
+    assert external == []
+    assert "cdn" not in html.lower()
+    for path in re.findall(r'(?:src|href)="(/vendor/[^"]+)"', html):
+        assert client.get(path).status_code == 200, path
+
+
+def test_map_page_is_cached_until_data_changes(client: TestClient, engine) -> None:  # noqa: ANN001
+    first = client.get("/").text
+    assert client.get("/").text == first
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO batches (layer, source) VALUES ('roads', 'test')"))
+        conn.execute(
+            text(
+                "INSERT INTO roads (geom, road_class, surface, status, name) VALUES (ST_Multi(ST_SetSRID("
+                "ST_MakeLine(ST_MakePoint(107.2, 31.9), ST_MakePoint(107.21, 31.91)), 4490)), 'village', 'earth', 'planned', '测试新路')"
+            )
+        )
+    try:
+        html = client.get("/").text
+
+        def roads_count(page: str) -> int:
+            return int(re.search(r" Roads \(([\d,]+)\)", page).group(1).replace(",", ""))
+
+        assert roads_count(html) == roads_count(first) + 1
+        assert "测试新路" not in first
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM roads WHERE name = '测试新路'"))
+            conn.execute(text("DELETE FROM batches WHERE source = 'test'"))
