@@ -35,7 +35,9 @@ def _external_test_database(url: str, name: str) -> str:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     test_url = base.set(database=name)
-    with psycopg.connect(test_url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True) as conn:
+    with psycopg.connect(
+        test_url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
+    ) as conn:
         create_extensions(conn)
     return test_url.render_as_string(hide_password=False)
 

@@ -19,7 +19,14 @@ from fupin_gis.main import create_app
 from fupin_gis.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +65,9 @@ def test_map_in_chromium(server: str, catalog: Catalog, output_dir: Path) -> Non
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.goto(server + "/", wait_until="load")
-        page.wait_for_function("typeof L !== 'undefined' && document.querySelectorAll('.leaflet-control-layers-selector').length > 0")
+        page.wait_for_function(
+            "typeof L !== 'undefined' && document.querySelectorAll('.leaflet-control-layers-selector').length > 0"
+        )
         labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
         assert len(labels) == len(catalog.layers)
         for spec in catalog.ordered():

@@ -73,7 +73,11 @@ def test_geometry_type_and_srid_enforced(conn: Connection) -> None:
     for geom in (POINT, "ST_Multi(ST_SetSRID(ST_MakeLine(ST_MakePoint(0,0), ST_MakePoint(1,1)), 4326))"):
         nested = conn.begin_nested()
         with pytest.raises(Exception, match="(?i)geometry|srid"):
-            conn.execute(text(f"INSERT INTO roads (geom, road_class, surface, status) VALUES ({geom}, 'village', 'earth', 'existing')"))
+            conn.execute(
+                text(
+                    f"INSERT INTO roads (geom, road_class, surface, status) VALUES ({geom}, 'village', 'earth', 'existing')"
+                )
+            )
         nested.rollback()
 
 
