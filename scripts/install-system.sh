@@ -15,7 +15,10 @@ install() {
   $SUDO apt-get install -y -q --no-install-recommends $need
 }
 
-install postgresql postgresql-contrib chromium fonts-noto-cjk gdal-bin nodejs npm python3-venv
+install postgresql postgresql-contrib chromium fonts-noto-cjk gdal-bin
+# Node.js/npm and venv may come from elsewhere (nodesource, pyenv): only install them when missing.
+command -v npm >/dev/null 2>&1 || install nodejs npm
+python3 -c 'import venv, ensurepip' 2>/dev/null || install python3-venv
 # PostGIS and pgRouting for the PostgreSQL major version that is installed.
 pgver=$(ls /usr/lib/postgresql | sort -n | tail -1)
 install "postgresql-${pgver}-postgis-3" "postgresql-${pgver}-pgrouting"
