@@ -46,8 +46,9 @@ def _insert_road(conn: Connection, **values: object) -> None:
 
 
 def test_valid_road_inserts(conn: Connection) -> None:
-    _insert_road(conn, width_m=4.5, village_code="511921100201")
-    assert conn.execute(text("SELECT count(*) FROM roads WHERE width_m = 4.5")).scalar_one() == 1
+    _insert_road(conn, width_m=4.5, village_code="511921100201", name="测试村道")
+    row = conn.execute(text("SELECT width_m, village_code, ST_SRID(geom) FROM roads WHERE name = '测试村道'")).one()
+    assert tuple(row) == (4.5, "511921100201", 4490)
 
 
 @pytest.mark.parametrize(
