@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial import cKDTree
 
 from fupin_gis.demo.roads import polylines
 from fupin_gis.demo.world import Layer, World, elevation, slope_deg
@@ -126,12 +127,14 @@ def water_lines(world: World, points: Layer, rng: np.random.Generator) -> Layer:
     kinds = points.frame["kind"].to_numpy()
     xy = shapely.get_coordinates(points.geom)
     src = np.flatnonzero(np.isin(kinds, ["central_supply", "pumping_station"]))
+    if len(src) == 0:
+        return Layer(pd.DataFrame({"kind": []}), np.array([], dtype=object))
+    # Each source feeds 1-3 of its nearest groups.
+    dist, near = cKDTree(world.group_xy).query(xy[src], k=4)
     starts, ends, kind = [], [], []
-    for i in src:
-        target = rng.choice(world.scale.groups, 1 + int(rng.integers(0, 3)))
-        for g in target:
-            d = world.group_xy[g] - xy[i]
-            if np.hypot(*d) > 3 * world.scale.spacing_m:  # stay local
+    for i, row_d, row_g in zip(src, dist, near, strict=True):
+        for d, g in list(zip(row_d, row_g, strict=True))[: 1 + int(rng.integers(0, 3))]:
+            if d < 50:  # the source stands at this group's centre
                 continue
             starts.append(xy[i])
             ends.append(world.group_xy[g])
