@@ -54,21 +54,42 @@ def base_settings() -> Settings:
     return Settings()
 
 
-@pytest.fixture(scope="session")
-def test_db_url(base_settings: Settings) -> Iterator[str]:
-    """URL of a fresh, migrated test database. Fails (never skips) when PostGIS is missing."""
-    name = f"fupin_test_{os.getpid()}"
-    bring_up(base_settings)
+def _make_database(base_settings: Settings, name: str) -> str:
     if base_settings.external_url:
         url = _external_test_database(database_url(base_settings), name)
     else:
         url = LocalCluster(base_settings.db).create_database(name)
     migrate.upgrade(base_settings, url)
-    yield url
+    return url
+
+
+def _drop_database(base_settings: Settings, name: str) -> None:
     if base_settings.external_url:
         _drop_external(database_url(base_settings), name)
     else:
         LocalCluster(base_settings.db).drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def test_db_url(base_settings: Settings) -> Iterator[str]:
+    """URL of a fresh, migrated test database. Fails (never skips) when PostGIS is missing."""
+    name = f"fupin_test_{os.getpid()}"
+    bring_up(base_settings)
+    url = _make_database(base_settings, name)
+    yield url
+    _drop_database(base_settings, name)
+
+
+@pytest.fixture(scope="module")
+def import_engine(base_settings: Settings, test_db_url: str, catalog: Catalog) -> Iterator[Engine]:
+    """A database of its own for a module of import tests, with the plan demo as deployment."""
+    name = f"fupin_import_{os.getpid()}"
+    url = _make_database(base_settings, name)
+    eng = create_engine(url)
+    load_demo(eng, catalog, generate("plan", DEMO_SEED))
+    yield eng
+    eng.dispose()
+    _drop_database(base_settings, name)
 
 
 @pytest.fixture(scope="session")

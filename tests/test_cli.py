@@ -37,6 +37,13 @@ def test_layers_list_json(catalog: Catalog) -> None:
 
 def test_every_command_has_help() -> None:
     runner = CliRunner()
-    for args in (["--help"], ["db", "--help"], ["db", "up", "--help"], ["demo", "--help"], ["serve", "--help"], ["layers", "--help"]):
+    for args in (
+        ["--help"],
+        ["db", "--help"],
+        ["db", "up", "--help"],
+        ["demo", "--help"],
+        ["serve", "--help"],
+        ["layers", "--help"],
+    ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0 and "Usage" in result.output, args

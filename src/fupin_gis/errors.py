@@ -80,3 +80,24 @@ def status_code(error: FupinError) -> int:
         if cls in STATUS_CODES:
             return STATUS_CODES[cls]
     return 500
+
+
+class ImportRefused(InvalidInput):
+    """An upload the importer will not open: unsafe archive, unknown format, bad option."""
+
+    code = "import_refused"
+
+
+class UploadTooLarge(ImportRefused):
+    """An upload or archive beyond the size limits."""
+
+    code = "upload_too_large"
+
+
+class UnsupportedFormat(ImportRefused):
+    """No geographic data the importer can read."""
+
+    code = "unsupported_format"
+
+
+STATUS_CODES.update({ImportRefused: 400, UploadTooLarge: 413, UnsupportedFormat: 415})

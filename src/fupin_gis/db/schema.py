@@ -116,11 +116,29 @@ def batches_table(metadata: MetaData) -> Table:
         Column("id", BigInteger, primary_key=True, autoincrement=True),
         Column("layer", Text, nullable=False),
         Column("source", Text, nullable=False, comment="file name, or 'demo'"),
-        Column("sha256", Text),
+        Column("sha256", Text, index=True),
         Column("username", Text),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("counts", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("status", Text, nullable=False, server_default=text("'committed'")),
+        Column("report", JSONB),
+        Column("rolled_back_at", DateTime(timezone=True)),
+        CheckConstraint("status IN ('committed', 'rolled_back')", name="status"),
         comment="导入批次",
+    )
+
+
+def history_table(metadata: MetaData) -> Table:
+    """Rows an import replaced (upserts), so a rollback can restore them."""
+    return Table(
+        "feature_history",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("batch_id", BigInteger, ForeignKey("batches.id"), nullable=False, index=True),
+        Column("layer", Text, nullable=False),
+        Column("feature_id", BigInteger, nullable=False),
+        Column("old", JSONB, nullable=False),
+        comment="被导入覆盖的要素",
     )
 
 
@@ -128,6 +146,7 @@ def build_metadata(catalog: Catalog) -> MetaData:
     """All tables: the system tables, then one per catalog layer."""
     metadata = MetaData(naming_convention=NAMING)
     batches_table(metadata)
+    history_table(metadata)
     for spec in catalog.ordered():
         layer_table(spec, catalog, metadata)
     return metadata

@@ -275,15 +275,22 @@ def _remote_leaves(
     leaves = np.setdiff1d(np.setdiff1d(tree[:, 1], tree[:, 0]), world.township_seat)
     chords = shapely.linestrings(np.stack([start, end], axis=1))
     slack = np.minimum(0.07 * np.hypot(*(end - start).T), 300.0) + 100.0  # + household paths
-    scores = []
-    for v in leaves:
-        others = owner != v
-        d = shapely.distance(chords[others], shapely.Point(world.village_xy[v])) - slack[others]
-        scores.append(d.min())
-    scores_arr = np.array(scores)
-    ok = leaves[scores_arr > FAR_SEAT_M]
-    pool = ok if len(ok) else leaves[np.argsort(-scores_arr)[:1]]
-    return rng.choice(pool, min(len(pool), max(1, world.scale.villages // 1000)), replace=False)
+    index = shapely.STRtree(chords)
+    wanted = max(1, world.scale.villages // 1000)
+    chosen: list[int] = []
+    best, best_score = int(leaves[0]), -np.inf
+    for v in rng.permutation(leaves):
+        seat = shapely.Point(world.village_xy[v])
+        near = index.query(seat, predicate="dwithin", distance=FAR_SEAT_M + 400.0)
+        near = near[owner[near] != v]
+        score = (shapely.distance(chords[near], seat) - slack[near]).min() if len(near) else np.inf
+        if score > FAR_SEAT_M:
+            chosen.append(int(v))
+            if len(chosen) == wanted:
+                break
+        elif score > best_score:
+            best, best_score = int(v), score
+    return np.array(chosen or [best], dtype=int)
 
 
 def _orient(tree: np.ndarray, world: World) -> np.ndarray:

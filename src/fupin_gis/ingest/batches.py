@@ -1,0 +1,176 @@
+"""Batches: promote a validated staging table, list batches, roll one back exactly."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from fupin_gis.catalog import Catalog, LayerSpec
+from fupin_gis.errors import ImportRefused, NotFound
+from fupin_gis.ingest.report import ImportReport
+
+
+def identical(conn: Connection, layer: str, sha256: str) -> list[int]:
+    """Committed batches of ``layer`` made from a file with this SHA-256."""
+    rows = conn.execute(
+        text("SELECT id FROM batches WHERE layer = :l AND sha256 = :h AND status = 'committed' ORDER BY id"),
+        {"l": layer, "h": sha256},
+    )
+    return [r[0] for r in rows]
+
+
+def promote(conn: Connection, spec: LayerSpec, report: ImportReport, username: str | None, seat_mode: bool) -> None:
+    """Move the staged rows into the layer as one batch: insert, or upsert by the layer's key."""
+    batch = conn.execute(
+        text("INSERT INTO batches (layer, source, sha256, username) VALUES (:l, :s, :h, :u) RETURNING id"),
+        {"l": spec.name, "s": report.file, "h": report.sha256, "u": username},
+    ).scalar_one()
+    report.batch = batch
+    key = spec.key
+    if key is not None:
+        # Keep what the upsert will replace, and count the changes field by field.
+        conn.execute(
+            text(
+                f"INSERT INTO feature_history (batch_id, layer, feature_id, old) "
+                f"SELECT :b, :l, t.id, to_jsonb(t) FROM {spec.name} t JOIN _stage s ON s.{key} = t.{key}"
+            ),
+            {"b": batch, "l": spec.name},
+        )
+        compare = [spec.seat.name] if seat_mode and spec.seat else ["geom", *spec.field_names]
+        counts = ", ".join(
+            f"count(*) FILTER (WHERE NOT ST_Equals(t.{c}, s.{c}) OR (t.{c} IS NULL) <> (s.{c} IS NULL))"
+            if c in ("geom", spec.seat.name if spec.seat else "")
+            else f"count(*) FILTER (WHERE t.{c} IS DISTINCT FROM s.{c})"
+            for c in compare
+        )
+        row = conn.execute(text(f"SELECT {counts} FROM {spec.name} t JOIN _stage s ON s.{key} = t.{key}")).one()
+        labels = (
+            {f.name: f.label for f in spec.fields}
+            | {"geom": "几何/geometry"}
+            | ({spec.seat.name: spec.seat.label} if spec.seat else {})
+        )
+        report.changes = {labels[c]: int(n) for c, n in zip(compare, row, strict=True) if n}
+    if seat_mode:
+        assert spec.seat is not None and key is not None
+        result = conn.execute(
+            text(
+                f"UPDATE {spec.name} t SET {spec.seat.name} = s.{spec.seat.name}, batch_id = :b, updated_at = now() "
+                f"FROM _stage s WHERE s.{key} = t.{key}"
+            ),
+            {"b": batch},
+        )
+        report.updated = result.rowcount
+    else:
+        cols = ["geom", *spec.field_names, "extra"]
+        names = ", ".join(cols)
+        select = f"SELECT {names}, :b FROM _stage ORDER BY _file, _feature"
+        if key is not None:
+            updates = (
+                ", ".join(f"{c} = EXCLUDED.{c}" for c in cols) + ", batch_id = EXCLUDED.batch_id, updated_at = now()"
+            )
+            sql = f"INSERT INTO {spec.name} ({names}, batch_id) {select} ON CONFLICT ({key}) DO UPDATE SET {updates} RETURNING (xmax = 0) AS inserted"
+            flags = [r[0] for r in conn.execute(text(sql), {"b": batch})]
+            report.inserted = sum(flags)
+            report.updated = len(flags) - report.inserted
+        else:
+            result = conn.execute(text(f"INSERT INTO {spec.name} ({names}, batch_id) {select}"), {"b": batch})
+            report.inserted = result.rowcount
+    report.features_written = report.inserted + report.updated
+    conn.execute(
+        text("UPDATE batches SET counts = CAST(:c AS jsonb), report = CAST(:r AS jsonb) WHERE id = :b"),
+        {
+            "b": batch,
+            "c": json.dumps(
+                {
+                    "read": report.features_read,
+                    "inserted": report.inserted,
+                    "updated": report.updated,
+                    "changes": report.changes,
+                },
+                ensure_ascii=False,
+            ),
+            "r": json.dumps(report.to_dict(), ensure_ascii=False, default=str),
+        },
+    )
+
+
+def _batch(conn: Connection, batch: int) -> Any:
+    row = conn.execute(text("SELECT id, layer, source, status FROM batches WHERE id = :b"), {"b": batch}).one_or_none()
+    if row is None:
+        raise NotFound(f"没有批次 {batch}", f"No batch {batch}", batch=batch)
+    return row
+
+
+def rollback_in(conn: Connection, catalog: Catalog, batch: int) -> dict[str, int]:
+    """Inside an open transaction: remove what ``batch`` added and restore what it replaced."""
+    row = _batch(conn, batch)
+    if row.status != "committed":
+        raise ImportRefused(f"批次 {batch} 已回滚", f"batch {batch} is already rolled back", batch=batch)
+    spec = catalog.layer(row.layer)
+    later = (
+        conn.execute(
+            text(
+                "SELECT DISTINCT h.batch_id FROM feature_history h JOIN batches c ON c.id = h.batch_id "
+                "WHERE c.status = 'committed' AND h.layer = :l AND h.batch_id > :b AND (h.old->>'batch_id')::bigint = :b"
+            ),
+            {"l": spec.name, "b": batch},
+        )
+        .scalars()
+        .all()
+    )
+    if later:
+        raise ImportRefused(
+            f"批次 {batch} 的要素已被之后的批次 {later} 修改，请先回滚那些批次",
+            f"features of batch {batch} were changed by later batches {later}: roll those back first",
+            batch=batch,
+            later=list(later),
+        )
+    deleted = conn.execute(text(f"DELETE FROM {spec.name} WHERE batch_id = :b"), {"b": batch}).rowcount
+    restored = conn.execute(
+        text(
+            f"INSERT INTO {spec.name} SELECT (jsonb_populate_record(NULL::{spec.name}, h.old)).* "
+            "FROM feature_history h WHERE h.batch_id = :b"
+        ),
+        {"b": batch},
+    ).rowcount
+    conn.execute(text("UPDATE batches SET status = 'rolled_back', rolled_back_at = now() WHERE id = :b"), {"b": batch})
+    return {"removed": deleted - restored, "restored": restored}
+
+
+def rollback(engine: Engine, catalog: Catalog, batch: int) -> dict[str, int]:
+    """Roll back ``batch`` in a transaction of its own."""
+    with engine.begin() as conn:
+        return rollback_in(conn, catalog, batch)
+
+
+def list_batches(engine: Engine, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest batches first."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, layer, source, sha256, username, created_at, counts, status, rolled_back_at "
+                "FROM batches ORDER BY id DESC LIMIT :n"
+            ),
+            {"n": limit},
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def get_batch(engine: Engine, batch: int) -> dict[str, Any]:
+    """One batch with its stored report."""
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                text(
+                    "SELECT id, layer, source, sha256, username, created_at, counts, status, rolled_back_at, report FROM batches WHERE id = :b"
+                ),
+                {"b": batch},
+            )
+            .mappings()
+            .one_or_none()
+        )
+    if row is None:
+        raise NotFound(f"没有批次 {batch}", f"No batch {batch}", batch=batch)
+    return dict(row)

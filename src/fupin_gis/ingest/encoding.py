@@ -1,0 +1,252 @@
+"""Text encoding of a Shapefile's ``.dbf``: from the ``.cpg``, the option, or detected from the bytes.
+
+Detection reads the text fields' raw bytes and the language-driver byte (LDID), decodes samples
+with each candidate and scores how much the result looks like real text: UTF-8 that decodes
+strictly wins outright; between GBK/GB18030 and Big5 the share of common characters decides;
+Latin-1 text shows as high bytes standing alone among ASCII letters.
+"""
+
+from __future__ import annotations
+
+import codecs
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# LDID byte -> code page (the ones seen on Chinese and Western survey files)
+LDID_CODEPAGES = {0x4D: "gb18030", 0x7A: "gb18030", 0x78: "big5", 0x03: "cp1252", 0x57: None, 0x00: None, 0x01: "cp437"}
+CPG_ALIASES = {
+    "936": "gb18030",
+    "cp936": "gb18030",
+    "gbk": "gb18030",
+    "gb2312": "gb18030",
+    "950": "big5",
+    "65001": "utf-8",
+    "utf8": "utf-8",
+    "1252": "cp1252",
+    "88591": "latin-1",
+}
+MOJIBAKE_MARKS = ("Ã", "Â", "Ð", "Ñ", "å", "æ", "ç", "è", "é", "锟斤拷", "\ufffd", "ï¼")
+
+
+@dataclass
+class EncodingDecision:
+    """The encoding chosen for a file and why."""
+
+    name: str
+    source: str  # cpg | detected | option | format
+    confidence: float
+    ldid: int | None = None
+    preview: list[str] = field(default_factory=list)
+    truncated: int = 0  # values cut inside a multi-byte character by the field width
+
+    def to_dict(self) -> dict:
+        """JSON form for reports."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "confidence": round(self.confidence, 3),
+            "ldid": self.ldid,
+            "preview": self.preview[:8],
+        }
+
+
+def normalise(name: str) -> str:
+    """A Python codec name for a .cpg or option value ('936' → 'gb18030')."""
+    key = name.strip().lower().replace("-", "").replace("_", "")
+    key = key.removeprefix("ansi")
+    resolved = CPG_ALIASES.get(key, name.strip().lower())
+    codecs.lookup(resolved)  # LookupError for an unknown name
+    return resolved
+
+
+def dbf_text_samples(dbf: Path, max_records: int = 5000) -> tuple[int | None, list[bytes]]:
+    """The LDID byte and the raw bytes of text values (non-empty) of the first records."""
+    with dbf.open("rb") as fh:
+        head = fh.read(32)
+        if len(head) < 32:
+            return None, []
+        nrec, hlen, rlen = struct.unpack("<IHH", head[4:12])
+        ldid = head[29]
+        fields = []
+        offset = 1
+        while True:
+            desc = fh.read(32)
+            if len(desc) < 32 or desc[0] == 0x0D:
+                break
+            ftype, flen = chr(desc[11]), desc[16]
+            if ftype == "C":
+                fields.append((offset, flen))
+            offset += flen
+        fh.seek(hlen)
+        samples = []
+        for _ in range(min(nrec, max_records)):
+            rec = fh.read(rlen)
+            if len(rec) < rlen:
+                break
+            if rec[:1] == b"*":
+                continue
+            for off, flen in fields:
+                value = rec[off : off + flen].rstrip(b" \x00")
+                if value:
+                    samples.append(value)
+    return ldid, samples
+
+
+def _char_score(ch: str) -> float:
+    """How plausible a character is in survey text: common CJK and ASCII high, symbols low."""
+    o = ord(ch)
+    if o < 0x80:
+        return 1.0
+    if 0x3000 <= o <= 0x303F or 0xFF01 <= o <= 0xFF5E:  # CJK and full-width punctuation
+        return 0.8
+    if 0x4E00 <= o <= 0x9FFF:
+        try:
+            b = ch.encode("gb2312")
+        except UnicodeEncodeError:
+            return 0.35  # traditional or rare
+        return 1.0 if b[0] < 0xD8 else 0.55  # GB2312 level 1 (common) or level 2
+    if 0xC0 <= o <= 0x17F:  # Latin letters with accents
+        return 0.7
+    return 0.0  # kana, Greek, Cyrillic, box drawing, private use, replacement…
+
+
+def _decode(raw: bytes, enc: str) -> tuple[str | None, bool]:
+    """Strict decode; a value cut inside its last character (field width) still counts, flagged."""
+    try:
+        return raw.decode(enc), False
+    except UnicodeDecodeError as exc:
+        if exc.end >= len(raw) and exc.start >= len(raw) - 3:
+            try:
+                return raw[: exc.start].decode(enc), True
+            except UnicodeDecodeError:
+                return None, False
+        return None, False
+
+
+def _score(samples: list[bytes], enc: str) -> tuple[float, int, list[str]]:
+    ok, chars, total, cut = 0, 0, 0.0, 0
+    texts = []
+    for raw in samples:
+        text, truncated = _decode(raw, enc)
+        if text is None:
+            continue
+        ok += 1
+        cut += truncated
+        texts.append(text)
+        for ch in text:
+            chars += 1
+            total += _char_score(ch)
+    decoded_share = ok / len(samples)
+    quality = total / chars if chars else 0.0
+    return decoded_share * quality, cut, texts
+
+
+def _latin_score(samples: list[bytes]) -> float:
+    high = isolated = 0
+    for raw in samples:
+        for i, b in enumerate(raw):
+            if b >= 0x80:
+                high += 1
+                prev_ascii = i == 0 or raw[i - 1] < 0x80
+                next_ascii = i == len(raw) - 1 or raw[i + 1] < 0x80
+                isolated += prev_ascii and next_ascii
+    return isolated / high if high else 0.0
+
+
+def detect_encoding(samples: list[bytes], ldid: int | None = None) -> EncodingDecision:
+    """Choose the encoding of ``samples`` (raw text values)."""
+    hint = LDID_CODEPAGES.get(ldid) if ldid is not None else None
+    non_ascii = [s for s in samples if any(b >= 0x80 for b in s)]
+    if not non_ascii:
+        return EncodingDecision(
+            hint or "utf-8", "detected", 1.0, ldid, [s.decode("ascii", "replace") for s in samples[:8]]
+        )
+    pool = non_ascii[:2000]
+    utf8, cut, texts = _score(pool, "utf-8")
+    if utf8 > 0.9:
+        return EncodingDecision("utf-8", "detected", min(0.99, utf8), ldid, texts[:8], cut)
+    if _latin_score(pool) > 0.9:
+        enc = hint if hint in ("cp1252", "cp437") else "cp1252"
+        _, cut, texts = _score(pool, enc)
+        return EncodingDecision(enc, "detected", 0.8, ldid, texts[:8], cut)
+    scored = {enc: _score(pool, enc) for enc in ("gb18030", "big5")}
+    if hint in scored:
+        s, c, t = scored[hint]
+        scored[hint] = (s + 0.1, c, t)  # the LDID byte tips close calls
+    best = max(scored, key=lambda e: scored[e][0])
+    others = [scored[e][0] for e in scored if e != best] + [utf8]
+    score, cut, texts = scored[best]
+    margin = score - max(others)
+    confidence = max(0.0, min(0.99, 0.5 + margin))
+    return EncodingDecision(best, "detected", confidence if score > 0.6 else min(confidence, 0.3), ldid, texts[:8], cut)
+
+
+def looks_mojibake(values: list[str]) -> list[str]:
+    """Values that decode but read as mojibake (UTF-8 read as Latin-1, GBK read as UTF-8 …)."""
+    bad = []
+    for v in values:
+        if any(mark in v for mark in MOJIBAKE_MARKS):
+            bad.append(v)
+            continue
+        letters = [c for c in v if ord(c) >= 0x80]
+        if letters and sum(_char_score(c) for c in letters) / len(letters) < 0.3:
+            bad.append(v)
+    return bad
+
+
+def decide_for_shapefile(shp: Path, option: str | None) -> EncodingDecision:
+    """The encoding of a Shapefile: the option, else its .cpg, else detected from the .dbf."""
+    dbf = _sidecar(shp, ".dbf")
+    ldid, samples = dbf_text_samples(dbf) if dbf else (None, [])
+    if option:
+        name = normalise(option)
+        return EncodingDecision(name, "option", 1.0, ldid, [s.decode(name, "replace") for s in samples[:8]])
+    cpg = _sidecar(shp, ".cpg")
+    if cpg is not None:
+        declared = cpg.read_text("ascii", "replace").strip()
+        try:
+            name = normalise(declared)
+        except LookupError:
+            name = ""
+        if name:
+            return EncodingDecision(name, "cpg", 1.0, ldid, [s.decode(name, "replace") for s in samples[:8]])
+    return detect_encoding(samples, ldid)
+
+
+def _sidecar(shp: Path, suffix: str) -> Path | None:
+    for cand in shp.parent.iterdir():
+        if cand.stem == shp.stem and cand.suffix.lower() == suffix:
+            return cand
+    return None
+
+
+def repair_field_names(dbf: Path, encoding: str) -> list[str]:
+    """Drop the half character left where the 10-byte limit cut a field name; returns notes.
+
+    Chinese names in UTF-8 take 3 bytes a character, so 受益户数 (12 bytes) is cut to 10 bytes
+    that do not decode. The header of ``dbf`` (a working copy) is rewritten in place.
+    """
+    notes = []
+    with dbf.open("r+b") as fh:
+        fh.seek(32)
+        pos = 32
+        while True:
+            desc = bytearray(fh.read(32))
+            if len(desc) < 32 or desc[0] == 0x0D:
+                break
+            raw = bytes(desc[:11]).split(b"\x00", 1)[0]
+            # A name cut inside a UTF-8 character is UTF-8 whatever the data's encoding is said to be.
+            for enc in dict.fromkeys(("utf-8", encoding)):
+                text, cut = _decode(raw, enc)
+                if text is not None and cut:
+                    break
+            if text is not None and cut:
+                good = text.encode(enc)
+                desc[:11] = good.ljust(11, b"\x00")
+                fh.seek(pos)
+                fh.write(desc)
+                notes.append(f"字段名被截断，已修复为 “{text}” / field name cut by the 10-byte limit, read as '{text}'")
+            pos += 32
+            fh.seek(pos)
+    return notes

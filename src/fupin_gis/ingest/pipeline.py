@@ -1,0 +1,474 @@
+"""Run an import: read → validate every feature → stage → promote, in one transaction.
+
+Nothing is written unless the whole upload validates: rows go to a temporary staging table as
+they are checked, and only when no error was found are they promoted (insert, or upsert by the
+layer's key) with a batch row, all in the transaction that created the staging table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy import Connection, Engine, text
+
+from fupin_gis.catalog import Catalog, LayerSpec
+from fupin_gis.errors import ImportRefused
+from fupin_gis.ingest import batches
+from fupin_gis.ingest.archive import ArchiveLimits, expand
+from fupin_gis.ingest.crs import CrsDecision, gcj02_geometries, infer_crs, lands_inside, parse_crs
+from fupin_gis.ingest.encoding import looks_mojibake
+from fupin_gis.ingest.fields import map_fields
+from fupin_gis.ingest.geometry import FAMILY, normalise
+from fupin_gis.ingest.problems import Problem
+from fupin_gis.ingest.report import ImportReport, SourceReport
+from fupin_gis.ingest.sources import Source, open_sources
+from fupin_gis.ingest.values import Issue, convert
+
+
+@dataclass
+class ImportOptions:
+    """What the user asked for (``fupin-gis import`` options, API form fields)."""
+
+    layer: str
+    crs: str | None = None
+    encoding: str | None = None
+    datum: str | None = None  # "gcj02": coordinates from Chinese phone map apps
+    mapping: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)  # --set FIELD=VALUE where the file has none
+    dry_run: bool = False
+    replace: bool = False
+    source: str | None = None  # one layer inside a GeoPackage/KML, or one file inside a zip
+    username: str | None = None
+    chunk_size: int = 50_000
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a file, streamed."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _family(geometry_type: str | None) -> str | None:
+    if not geometry_type:
+        return None
+    g = geometry_type.replace(" Z", "").replace(" M", "").replace("3D ", "").replace("Multi", "")
+    return g if g in ("Point", "LineString", "Polygon") else None
+
+
+def deployment_area(conn: Connection) -> shapely.Geometry | None:
+    """The union of the deployment's counties (lon/lat), or None when there are none."""
+    wkb = conn.execute(text("SELECT ST_AsBinary(ST_Union(geom)) FROM counties")).scalar_one()
+    return shapely.from_wkb(bytes(wkb)) if wkb is not None else None
+
+
+def decide_crs(src: Source, option: str | None, area: shapely.Geometry | None) -> CrsDecision:
+    """Option, then .prj, then the format's own CRS, then inference from the coordinates."""
+    if option:
+        try:
+            return CrsDecision(parse_crs(option), "option")
+        except CRSError as exc:
+            raise ImportRefused(f"无法识别 --crs {option}", f"cannot read --crs {option}: {exc}") from exc
+    if src.prj:
+        try:
+            return CrsDecision(CRS.from_user_input(src.prj), "prj")
+        except CRSError:
+            decision = infer_crs(src.bounds, area) if src.bounds else CrsDecision(None, "prj")
+            decision.note = "无法解析 .prj，按坐标推断 / unreadable .prj, inferred from coordinates. " + decision.note
+            return decision
+    if src.format_crs:
+        crs = CRS.from_user_input(src.format_crs)
+        # GeoJSON says lon/lat, but projected coordinates in GeoJSON are common in the wild.
+        if crs.is_geographic and src.bounds and max(abs(v) for v in src.bounds) > 360:
+            return infer_crs(src.bounds, area)
+        return CrsDecision(crs, "format")
+    if src.bounds is None:
+        return CrsDecision(None, "inferred", note="没有坐标 / no coordinates")
+    return infer_crs(src.bounds, area)
+
+
+class _Stager:
+    """Validated rows into a temporary staging table, by COPY."""
+
+    def __init__(self, conn: Connection, spec: LayerSpec, columns: list[str]) -> None:
+        self.conn, self.spec, self.columns = conn, spec, columns
+        conn.execute(text(f"CREATE TEMP TABLE _stage (LIKE {spec.name} INCLUDING DEFAULTS) ON COMMIT DROP"))
+        conn.execute(
+            text(
+                "ALTER TABLE _stage ADD COLUMN _feature bigint, ADD COLUMN _file text, ALTER COLUMN geom DROP NOT NULL"
+            )
+        )
+        for f in spec.fields:
+            if f.required:
+                conn.execute(text(f"ALTER TABLE _stage ALTER COLUMN {f.name} DROP NOT NULL"))
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        self.raw = raw
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        buf = io.StringIO()
+        frame[self.columns].to_csv(buf, header=False, index=False)
+        with (
+            self.raw.cursor() as cur,
+            cur.copy(f"COPY _stage ({', '.join(self.columns)}) FROM STDIN WITH (FORMAT csv)") as copy,
+        ):
+            copy.write(buf.getvalue())
+
+
+def run_import(
+    engine: Engine,
+    catalog: Catalog,
+    path: Path,
+    options: ImportOptions,
+    display_name: str | None = None,
+    progress: Console | None = None,
+) -> ImportReport:
+    """Validate ``path`` for ``options.layer`` and, unless a dry run or an error, commit it as one batch."""
+    if options.layer not in catalog.layers:
+        from fupin_gis.errors import LayerNotFound
+
+        raise LayerNotFound(options.layer)
+    spec = catalog.layer(options.layer)
+    display = display_name or path.name
+    report = ImportReport(spec.name, display, sha256_of(path), options.dry_run)
+    with tempfile.TemporaryDirectory(prefix="fupin-import-") as tmp, engine.connect() as conn:
+        datasets = expand(path, Path(tmp), options.limits)
+        with conn.begin() as trans:
+            area = deployment_area(conn)
+            sources = _choose_sources(spec, datasets, path, display, options, report)
+            seat_mode = report.mode == "seats"
+            columns = [
+                "_feature",
+                "_file",
+                spec.seat.name if seat_mode and spec.seat else "geom",
+                *spec.field_names,
+                "extra",
+            ]
+            stager = _Stager(conn, spec, columns)
+            with Progress(console=progress, transient=True, disable=progress is None) as bar:
+                for src, sreport in sources:
+                    _validate_source(src, sreport, spec, catalog, options, area, stager, report, bar)
+            if report.ok:
+                _check_keys(conn, spec, report, seat_mode)
+            if not report.ok or options.dry_run:
+                trans.rollback()
+                return report
+            report.replaced_batches = batches.identical(conn, spec.name, report.sha256)
+            if report.replaced_batches and not options.replace:
+                report.problems.add(
+                    Problem(
+                        "duplicate_file",
+                        f"同一文件已导入为批次 {report.replaced_batches}；如需重新导入请加 --replace",
+                        f"this exact file was already imported as batch {report.replaced_batches}; use --replace to import it again",
+                        file=display,
+                    )
+                )
+                trans.rollback()
+                return report
+            for old in report.replaced_batches:
+                batches.rollback_in(conn, catalog, old)
+            batches.promote(conn, spec, report, options.username, seat_mode)
+    return report
+
+
+def _choose_sources(
+    spec: LayerSpec, datasets: list[Path], upload: Path, display: str, options: ImportOptions, report: ImportReport
+) -> list[tuple[Source, SourceReport]]:
+    """The layers of the upload that fit ``spec``; the others are listed as skipped."""
+    target = FAMILY[spec.geometry]
+    chosen: list[tuple[Source, SourceReport]] = []
+    all_sources: list[Source] = []
+    for ds in datasets:
+        name = display if ds == upload else f"{display}/{ds.name}"
+        if options.source and len(datasets) > 1 and options.source not in (ds.name, ds.stem):
+            continue
+        pick = options.source if len(datasets) == 1 else None
+        all_sources.extend(open_sources(ds, name, options.encoding, pick))
+    point_seats = spec.seat is not None and target != "Point"
+    fits = [s for s in all_sources if _family(s.geometry_type) in (target, None)]
+    seats = [s for s in all_sources if point_seats and _family(s.geometry_type) == "Point"]
+    if not fits and seats:
+        report.mode = "seats"
+        fits = seats
+    for s in all_sources:
+        sr = SourceReport(s.label, s.geometry_type, s.count or 0)
+        if s in fits:
+            chosen.append((s, sr))
+        else:
+            sr.skipped = f"几何类型 {s.geometry_type} 不符合 {spec.label}（{target}）/ geometry {s.geometry_type} does not fit {spec.name}"
+        report.sources.append(sr)
+    if not chosen:
+        listed = ", ".join(f"{s.label} ({s.geometry_type})" for s in all_sources) or "-"
+        report.problems.add(
+            Problem(
+                "no_fitting_layer",
+                f"没有适合图层 {spec.label} 的数据：{listed}",
+                f"no data that fits layer {spec.name} ({target}): {listed}",
+                file=display,
+            )
+        )
+    return chosen
+
+
+def _validate_source(
+    src: Source,
+    sreport: SourceReport,
+    spec: LayerSpec,
+    catalog: Catalog,
+    options: ImportOptions,
+    area: shapely.Geometry | None,
+    stager: _Stager,
+    report: ImportReport,
+    bar: Progress,
+) -> None:
+    problems = report.problems
+    if src.encoding is not None:
+        sreport.encoding = src.encoding.to_dict()
+        garbled = looks_mojibake(src.encoding.preview)
+        if garbled:
+            problems.add(
+                Problem(
+                    "mojibake",
+                    f"用 {src.encoding.name} 解码后文字像乱码（如 “{garbled[0]}”）；请用 --encoding 指定正确编码（常见：gbk、utf-8）",
+                    f"text decoded as {src.encoding.name} looks garbled (e.g. '{garbled[0]}'); give the right --encoding (usually gbk or utf-8)",
+                    file=src.label,
+                    value=garbled[0],
+                )
+            )
+            return
+    decision = decide_crs(src, options.crs, area)
+    sreport.crs = decision.to_dict()
+    if decision.crs is None:
+        cands = ", ".join(f"EPSG:{c}" for c in decision.candidates) or "-"
+        problems.add(
+            Problem(
+                "crs_unknown",
+                f"无法确定坐标系：{decision.note}；请用 --crs 指定（候选：{cands}）",
+                f"cannot tell the CRS: {decision.note}; give --crs (candidates: {cands})",
+                file=src.label,
+            )
+        )
+        return
+    if (
+        options.crs is None
+        and decision.source != "inferred"
+        and src.bounds
+        and not lands_inside(decision.crs, src.bounds, area)
+    ):
+        problems.add(
+            Problem(
+                "outside_deployment",
+                "数据范围不在本县范围内：请核对坐标系",
+                "the data lies outside the deployment's counties: check the CRS",
+                severity="warning",
+                file=src.label,
+            )
+        )
+    fields = list(src.fields) + (["folder"] if "folder" in src.notes else [])
+    fm = map_fields(spec, fields, options.mapping)
+    for name in options.defaults:
+        if name not in spec.field_names:
+            raise ImportRefused(
+                f"--set 的字段 “{name}” 不在图层 {spec.name} 中",
+                f"--set field '{name}' is not a field of {spec.name}",
+                field=name,
+            )
+        if name not in fm.mapping.values():
+            fm.mapping[f"--set {name}"] = name
+    sreport.mapping, sreport.unknown_fields, sreport.notes = (
+        fm.mapping,
+        fm.unknown,
+        [n for n in src.notes if n != "folder"] + fm.notes,
+    )
+    mapped_targets = set(fm.mapping.values())
+    seat_mode = report.mode == "seats"
+    for f in spec.fields:
+        if f.required and f.name not in mapped_targets and not seat_mode:
+            problems.add(
+                Problem(
+                    "required_field_missing",
+                    f"缺少必填字段 {f.label}（{f.name}）；可用的列名：{'、'.join(f.aliases[:6])}，或用 --map 源列={f.name}",
+                    f"required field {f.name} ({f.en}) is missing; name a column like {', '.join(f.aliases[:6])} or use --map SRC={f.name}",
+                    file=src.label,
+                    field=f.name,
+                )
+            )
+    if seat_mode and (spec.key is None or spec.key not in mapped_targets):
+        problems.add(
+            Problem(
+                "seat_key_missing",
+                f"驻地点文件须有 {spec.key} 字段以对应到{spec.label}",
+                f"a seat-point file needs the {spec.key} field to attach points to {spec.name}",
+                file=src.label,
+                field=spec.key,
+            )
+        )
+        return
+    transformer = Transformer.from_crs(decision.crs, catalog.srid, always_xy=True)
+    task = bar.add_task(f"校验 validating {src.label}", total=src.count)
+    offset = 0
+    target = "Point" if seat_mode else spec.geometry
+    for table, geoms in src.chunks(options.chunk_size):
+        n = len(table)
+        if "folder" in src.notes:
+            table["folder"] = src.layer
+        for col, dst in fm.mapping.items():
+            if dst in options.defaults:
+                default = options.defaults[dst]
+                table[col] = (
+                    table[col].where(table[col].notna() & (table[col].astype(str).str.strip() != ""), default)
+                    if col in table
+                    else default
+                )
+        rows = pd.DataFrame({"_feature": np.arange(offset, offset + n), "_file": src.label})
+        bad = np.zeros(n, dtype=bool)
+        for col, dst in fm.mapping.items():
+            fieldspec = spec.field(dst)
+            values, issues = convert(table[col], fieldspec, catalog)
+            rows[dst] = values.to_numpy() if fieldspec.type != "integer" else values.array
+            for i in np.flatnonzero(issues.notna().to_numpy()):
+                issue: Issue = issues.iloc[i]
+                bad[i] |= issue.severity == "error"
+                problems.add(
+                    Problem(
+                        issue.code,
+                        issue.zh,
+                        issue.en,
+                        issue.severity,
+                        src.label,
+                        offset + int(i),
+                        col,
+                        _show(table[col].iloc[i]),
+                    )
+                )
+        for f in spec.fields:
+            if f.required and f.name in rows and not seat_mode:
+                for i in np.flatnonzero(pd.isna(rows[f.name]).to_numpy() & ~bad):
+                    bad[i] = True
+                    problems.add(
+                        Problem(
+                            "required_missing",
+                            f"必填字段 {f.label} 为空",
+                            f"required field {f.name} is empty",
+                            "error",
+                            src.label,
+                            offset + int(i),
+                            f.name,
+                        )
+                    )
+        shaped, geo_issues, dropped = normalise(geoms, target)
+        report.z_dropped += dropped
+        for k, geo_issue in geo_issues:
+            if geo_issue.severity == "error":
+                bad[k] = True
+            problems.add(
+                Problem(
+                    geo_issue.code, geo_issue.zh, geo_issue.en, geo_issue.severity, src.label, offset + k, "geometry"
+                )
+            )
+        ok = ~shapely.is_missing(shaped)
+        moved = np.full(n, None, dtype=object)
+        moved[ok] = shapely.transform(shaped[ok], lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1])))
+        if options.datum == "gcj02":
+            moved[ok] = gcj02_geometries(moved[ok])
+        if area is not None and ok.any() and spec.group != "admin":
+            shapely.prepare(area)
+            outside = np.zeros(n, dtype=bool)
+            outside[ok] = ~shapely.intersects(area, moved[ok])
+            for i in np.flatnonzero(outside):
+                problems.add(
+                    Problem(
+                        "outside_deployment",
+                        "要素不在本县任何县域内",
+                        "feature lies outside every county of the deployment",
+                        "warning",
+                        src.label,
+                        offset + int(i),
+                        "geometry",
+                    )
+                )
+        rows[spec.seat.name if seat_mode and spec.seat else "geom"] = shapely.to_wkb(
+            shapely.set_srid(moved, catalog.srid), hex=True, include_srid=True
+        )
+        unknown = [c for c in fm.unknown if c in table]
+        rows["extra"] = _extra_json(table[unknown]) if unknown else "{}"
+        report.features_read += n
+        sreport.features = offset + n
+        good = rows[~bad]
+        for col in stager.columns:
+            if col not in good:
+                good = good.assign(**{col: None})
+        stager.write(good)
+        offset += n
+        bar.update(task, advance=n)
+
+
+def _show(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return str(value)[:200]
+
+
+def _extra_json(frame: pd.DataFrame) -> list[str]:
+    """Unknown columns of each row as a JSON object (nulls left out)."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    lines = clean.to_json(orient="records", lines=True, force_ascii=False, date_format="iso").splitlines()
+    return lines if len(lines) == len(frame) else ["{}"] * len(frame)
+
+
+def _check_keys(conn: Connection, spec: LayerSpec, report: ImportReport, seat_mode: bool) -> None:
+    if spec.key is None:
+        return
+    dups = conn.execute(
+        text(
+            f"SELECT {spec.key} AS k, array_agg(_feature ORDER BY _feature) AS f, min(_file) AS file FROM _stage WHERE {spec.key} IS NOT NULL GROUP BY {spec.key} HAVING count(*) > 1 LIMIT 1000"
+        )
+    ).all()
+    for k, feats, file in dups:
+        report.problems.add(
+            Problem(
+                "duplicate_key",
+                f"{spec.field(spec.key).label} “{k}” 在文件中重复（要素 {feats[:10]}）",
+                f"{spec.key} '{k}' appears more than once in the file (features {feats[:10]})",
+                "error",
+                file,
+                int(feats[1]),
+                spec.key,
+                str(k),
+            )
+        )
+    if seat_mode:
+        missing = conn.execute(
+            text(
+                f"SELECT s._feature, s._file, s.{spec.key} FROM _stage s LEFT JOIN {spec.name} t ON t.{spec.key} = s.{spec.key} WHERE t.id IS NULL LIMIT 1000"
+            )
+        ).all()
+        for feat, file, k in missing:
+            report.problems.add(
+                Problem(
+                    "seat_unit_unknown",
+                    f"{spec.label}中没有代码 “{k}”，驻地点无法对应",
+                    f"no {spec.name} with code '{k}' to attach this seat point to",
+                    "error",
+                    file,
+                    int(feat),
+                    spec.key,
+                    k,
+                )
+            )

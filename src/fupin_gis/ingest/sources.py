@@ -1,0 +1,216 @@
+"""Open the datasets of an upload and stream their features in chunks.
+
+OGR formats (Shapefile, GeoPackage, GeoJSON, KML) stream through pyogrio's Arrow reader;
+CSV and XLSX are tables whose coordinate columns (经度/纬度, lon/lat, x/y …) make points.
+Nothing holds a whole file in memory except a spreadsheet (they are small).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from fupin_gis.errors import UnsupportedFormat
+from fupin_gis.ingest.encoding import EncodingDecision, decide_for_shapefile, normalise, repair_field_names
+
+LON_NAMES = ["经度", "lon", "lng", "long", "longitude", "x坐标", "东经", "jd", "x"]
+LAT_NAMES = ["纬度", "lat", "latitude", "y坐标", "北纬", "wd", "y"]
+PROJ_X = ["x", "东坐标", "横坐标", "easting", "e"]
+PROJ_Y = ["y", "北坐标", "纵坐标", "northing", "n"]
+DMS = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*[°度]\s*(?:(\d+(?:\.\d+)?)\s*['′分])?\s*(?:(\d+(?:\.\d+)?)\s*[\"″秒])?\s*([NSEW北南东西])?\s*$"
+)
+
+
+@dataclass
+class Source:
+    """One layer of one file, ready to stream."""
+
+    path: Path
+    layer: str | None
+    kind: str  # ogr | table
+    label: str
+    geometry_type: str | None
+    count: int | None
+    fields: list[str]
+    bounds: tuple[float, float, float, float] | None
+    prj: str | None = None
+    format_crs: str | None = None
+    encoding: EncodingDecision | None = None
+    columns_xy: tuple[str, str] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def chunks(self, size: int) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+        """(attributes, shapely geometries) in chunks of ``size`` features."""
+        if self.kind == "table":
+            yield from _table_chunks(self, size)
+            return
+        kwargs = {"encoding": self.encoding.name} if self.encoding and self.path.suffix.lower() == ".shp" else {}
+        with pyogrio.open_arrow(self.path, layer=self.layer, batch_size=size, use_pyarrow=True, **kwargs) as (
+            meta,
+            reader,
+        ):
+            geom_col = meta["geometry_name"] or "wkb_geometry"
+            for batch in reader:
+                table = batch.to_pandas()
+                wkb = table.pop(geom_col).to_numpy() if geom_col in table else np.full(len(table), None)
+                geoms = shapely.from_wkb(wkb, on_invalid="fix")
+                yield table, geoms
+
+
+def _folder_of(path: Path) -> Path | None:
+    return path if path.suffix.lower() == ".shp" else None
+
+
+def open_sources(path: Path, display: str, encoding: str | None, pick: str | None) -> list[Source]:
+    """Every layer of ``path`` (a layer of a GeoPackage or a KML folder each)."""
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".xlsx"):
+        return [_table_source(path, display, encoding)]
+    try:
+        layers = pyogrio.list_layers(path)
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise UnsupportedFormat(
+            f"{display}：无法读取（{exc}）", f"{display}: cannot be read ({exc})", file=display
+        ) from exc
+    names = [str(row[0]) for row in layers]
+    if pick:
+        if pick not in names:
+            raise UnsupportedFormat(
+                f"{display}：没有图层 “{pick}”（有：{'、'.join(names)}）",
+                f"{display}: no layer '{pick}' (it has: {', '.join(names)})",
+                file=display,
+            )
+        names = [pick]
+    out = []
+    for name in names:
+        enc = decide_for_shapefile(path, encoding) if suffix == ".shp" else None
+        kwargs = {"encoding": enc.name} if enc else {}
+        repaired = []
+        if enc is not None:
+            dbf = next((p for p in path.parent.iterdir() if p.stem == path.stem and p.suffix.lower() == ".dbf"), None)
+            repaired = repair_field_names(dbf, enc.name) if dbf else []
+        info = pyogrio.read_info(path, layer=name, force_feature_count=True, force_total_bounds=True, **kwargs)
+        prj = (
+            next((p for p in path.parent.iterdir() if p.stem == path.stem and p.suffix.lower() == ".prj"), None)
+            if suffix == ".shp"
+            else None
+        )
+        label = display if len(names) == 1 else f"{display}:{name}"
+        src = Source(
+            path,
+            name,
+            "ogr",
+            label,
+            info.get("geometry_type"),
+            info.get("features"),
+            list(info["fields"]),
+            tuple(info["total_bounds"]) if info.get("total_bounds") is not None else None,
+            prj=prj.read_text("latin-1") if prj else None,
+            format_crs=None if suffix == ".shp" else info.get("crs"),
+            encoding=enc,
+        )
+        src.notes.extend(repaired)
+        if suffix in (".kml",):
+            src.notes.append("folder")
+        out.append(src)
+    return out
+
+
+def _read_table(path: Path, encoding: str | None, nrows: int | None = None) -> tuple[pd.DataFrame, EncodingDecision]:
+    if path.suffix.lower() == ".xlsx":
+        frame = pd.read_excel(path, dtype=object, nrows=nrows, engine="openpyxl")
+        return frame, EncodingDecision("utf-8", "format", 1.0)
+    candidates = [normalise(encoding)] if encoding else ["utf-8-sig", "gb18030"]
+    for enc in candidates:
+        try:
+            frame = pd.read_csv(path, dtype=str, encoding=enc, nrows=nrows, keep_default_na=False)
+            return frame, EncodingDecision(
+                enc.replace("-sig", ""), "option" if encoding else "detected", 0.9 if not encoding else 1.0
+            )
+        except UnicodeDecodeError:
+            continue
+    raise UnsupportedFormat(
+        f"{path.name}：无法识别文本编码，请用 --encoding 指定",
+        f"{path.name}: unknown text encoding; give --encoding",
+        file=path.name,
+    )
+
+
+def _find_column(columns: list[str], names: list[str]) -> str | None:
+    folded = {c.strip().casefold(): c for c in columns}
+    for name in names:
+        if name in folded:
+            return folded[name]
+    return None
+
+
+def _table_source(path: Path, display: str, encoding: str | None) -> Source:
+    head, enc = _read_table(path, encoding, nrows=2000)
+    columns = [str(c) for c in head.columns]
+    lon, lat = _find_column(columns, LON_NAMES), _find_column(columns, LAT_NAMES)
+    x = lon or _find_column(columns, PROJ_X)
+    y = lat or _find_column(columns, PROJ_Y)
+    if x is None or y is None:
+        raise UnsupportedFormat(
+            f"{display}：找不到坐标列（经度/纬度、lon/lat、x/y）；现有列：{'、'.join(columns)}",
+            f"{display}: no coordinate columns (经度/纬度, lon/lat, x/y); columns are: {', '.join(columns)}",
+            file=display,
+        )
+    xs, ys = coordinate_values(head[x]), coordinate_values(head[y])
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    bounds = (float(xs[ok].min()), float(ys[ok].min()), float(xs[ok].max()), float(ys[ok].max())) if ok.any() else None
+    fields = [c for c in columns if c not in (x, y)]
+    named_lonlat = lon == x and lat == y and lon not in ("x", "X")
+    lonlat = bool(
+        named_lonlat
+        and bounds is not None
+        and max(abs(bounds[0]), abs(bounds[2])) <= 180
+        and max(abs(bounds[1]), abs(bounds[3])) <= 90
+    )
+    # Columns named 经度/纬度 or lon/lat hold WGS84/CGCS2000 degrees wherever they are.
+    return Source(
+        path,
+        None,
+        "table",
+        display,
+        "Point",
+        None,
+        fields,
+        bounds,
+        format_crs="EPSG:4490" if lonlat else None,
+        encoding=enc,
+        columns_xy=(x, y),
+    )
+
+
+def coordinate_values(series: pd.Series) -> np.ndarray:
+    """Coordinates from decimal numbers or degrees-minutes-seconds text (107°15′30″E)."""
+    numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    missing = np.isnan(numeric) & series.notna().to_numpy()
+    for i in np.flatnonzero(missing):
+        m = DMS.match(str(series.iloc[i]))
+        if m:
+            deg, minutes, seconds, hemi = m.groups()
+            value = float(deg) + float(minutes or 0) / 60 + float(seconds or 0) / 3600
+            numeric[i] = -value if hemi in ("S", "W", "南", "西") else value
+    return numeric
+
+
+def _table_chunks(src: Source, size: int) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    frame, _ = _read_table(src.path, src.encoding.name if src.encoding and src.encoding.source == "option" else None)
+    assert src.columns_xy is not None
+    x, y = src.columns_xy
+    for start in range(0, len(frame), size):
+        part = frame.iloc[start : start + size].reset_index(drop=True)
+        xs, ys = coordinate_values(part[x]), coordinate_values(part[y])
+        geoms = shapely.points(xs, ys)
+        geoms[~(np.isfinite(xs) & np.isfinite(ys))] = None
+        yield part.drop(columns=[x, y]), geoms
