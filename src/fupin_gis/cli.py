@@ -223,7 +223,8 @@ def import_(
     if datum not in (None, "gcj02"):
         raise typer.BadParameter("--datum 只支持 gcj02 / only gcj02 is supported")
     settings = _settings()
-    options = ImportOptions(
+    options = ImportOptions.from_settings(
+        settings.ingest,
         layer=layer,
         crs=crs,
         encoding=encoding,

@@ -100,4 +100,10 @@ class UnsupportedFormat(ImportRefused):
     code = "unsupported_format"
 
 
-STATUS_CODES.update({ImportRefused: 400, UploadTooLarge: 413, UnsupportedFormat: 415})
+class BatchConflict(ImportRefused):
+    """A batch that cannot be rolled back in its present state."""
+
+    code = "batch_conflict"
+
+
+STATUS_CODES.update({ImportRefused: 400, UploadTooLarge: 413, UnsupportedFormat: 415, BatchConflict: 409})

@@ -35,6 +35,15 @@ class MapSettings(BaseModel):
     embed_limit: int = Field(default=50_000, description="Layers with more features than this are not embedded.")
 
 
+class IngestSettings(BaseModel):
+    """Limits of uploads and archives."""
+
+    max_upload_mb: int = Field(default=512, description="Largest upload accepted over HTTP.")
+    max_unpacked_mb: int = Field(default=2048, description="Largest total size an archive may unpack to.")
+    max_ratio: float = Field(default=200.0, description="Largest compression ratio of an archive entry.")
+    chunk_size: int = Field(default=50_000, description="Features validated and staged per chunk.")
+
+
 class CoverageSettings(BaseModel):
     """Defaults of the coverage rules (mission: 'What it computes')."""
 
@@ -55,6 +64,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "FUPIN_DATABASE_URL"))
     db: DbSettings = DbSettings()
     map: MapSettings = MapSettings()
+    ingest: IngestSettings = IngestSettings()
     coverage: CoverageSettings = CoverageSettings()
     catalog_dir: Path = Field(default_factory=lambda: data_dir("layers"))
     web_dir: Path = Field(default_factory=lambda: data_dir("web"))

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
-from fupin_gis.errors import ImportRefused, NotFound
+from fupin_gis.errors import BatchConflict, NotFound
 from fupin_gis.ingest.report import ImportReport
 
 
@@ -107,7 +107,7 @@ def rollback_in(conn: Connection, catalog: Catalog, batch: int) -> dict[str, int
     """Inside an open transaction: remove what ``batch`` added and restore what it replaced."""
     row = _batch(conn, batch)
     if row.status != "committed":
-        raise ImportRefused(f"批次 {batch} 已回滚", f"batch {batch} is already rolled back", batch=batch)
+        raise BatchConflict(f"批次 {batch} 已回滚", f"batch {batch} is already rolled back", batch=batch)
     spec = catalog.layer(row.layer)
     later = (
         conn.execute(
@@ -121,7 +121,7 @@ def rollback_in(conn: Connection, catalog: Catalog, batch: int) -> dict[str, int
         .all()
     )
     if later:
-        raise ImportRefused(
+        raise BatchConflict(
             f"批次 {batch} 的要素已被之后的批次 {later} 修改，请先回滚那些批次",
             f"features of batch {batch} were changed by later batches {later}: roll those back first",
             batch=batch,

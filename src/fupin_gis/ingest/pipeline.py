@@ -34,6 +34,7 @@ from fupin_gis.ingest.problems import Problem
 from fupin_gis.ingest.report import ImportReport, SourceReport
 from fupin_gis.ingest.sources import Source, open_sources
 from fupin_gis.ingest.values import Issue, convert
+from fupin_gis.settings import IngestSettings
 
 
 @dataclass
@@ -52,6 +53,12 @@ class ImportOptions:
     username: str | None = None
     chunk_size: int = 50_000
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+
+    @classmethod
+    def from_settings(cls, settings: IngestSettings, **values: object) -> ImportOptions:
+        """Options with the deployment's limits and chunk size."""
+        limits = ArchiveLimits(settings.max_unpacked_mb * 1024**2, settings.max_ratio)
+        return cls(limits=limits, chunk_size=settings.chunk_size, **values)  # type: ignore[arg-type]
 
 
 def sha256_of(path: Path) -> str:

@@ -1,0 +1,110 @@
+"""Imports over HTTP: upload a file into a layer (or dry-run it), look at a batch, roll it back."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path, PurePath
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import JSONResponse
+
+from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep, SettingsDep
+from fupin_gis.errors import InvalidInput, UnsupportedFormat, UploadTooLarge
+from fupin_gis.ingest import ImportOptions, run_import
+from fupin_gis.ingest.archive import DATA_SUFFIXES
+from fupin_gis.ingest.batches import get_batch, list_batches, rollback
+
+router = APIRouter(prefix="/api", tags=["imports"])
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    out = {}
+    for pair in values:
+        if "=" not in pair:
+            raise InvalidInput(
+                f"{option} 需要 源=目标 形式：“{pair}”", f"{option} needs SRC=DST, got '{pair}'", field=option
+            )
+        src, dst = pair.split("=", 1)
+        out[src.strip()] = dst.strip()
+    return out
+
+
+def _save_upload(upload: UploadFile, folder: Path, limit_mb: int) -> tuple[Path, str]:
+    name = PurePath((upload.filename or "").replace("\\", "/")).name
+    suffix = PurePath(name).suffix.lower()
+    if suffix not in DATA_SUFFIXES:
+        raise UnsupportedFormat(
+            f"{name or '(无文件名)'}：不支持的文件类型",
+            f"{name or '(no name)'}: unsupported file type; expected .zip, .shp, .gpkg, .geojson, .kml, .kmz, .csv or .xlsx",
+            file=name,
+        )
+    target = folder / f"upload{suffix}"
+    size = 0
+    with target.open("wb") as out:
+        while chunk := upload.file.read(1 << 20):
+            size += len(chunk)
+            if size > limit_mb * 1024**2:
+                raise UploadTooLarge(f"{name}：文件超过 {limit_mb} MB", f"{name}: larger than {limit_mb} MB", file=name)
+            out.write(chunk)
+    return target, name
+
+
+@router.post(
+    "/layers/{layer}/imports",
+    responses={201: {"description": "committed"}, 422: {"description": "validation failed, nothing written"}},
+)
+def create_import(
+    spec: LayerDep,
+    engine: EngineDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="调查成果文件 / survey file")],
+    dry_run: Annotated[bool, Form(description="只校验不写入 / validate only")] = False,
+    crs: Annotated[str | None, Form(description="坐标系，如 EPSG:4545")] = None,
+    encoding: Annotated[str | None, Form(description="文本编码，如 gbk")] = None,
+    datum: Annotated[str | None, Form(description="gcj02 for phone map apps")] = None,
+    mapping: Annotated[list[str] | None, Form(alias="map", description="SRC=DST")] = None,
+    defaults: Annotated[list[str] | None, Form(alias="set", description="FIELD=VALUE")] = None,
+    source: Annotated[str | None, Form(description="one layer or file of the upload")] = None,
+    replace: Annotated[bool, Form(description="import an identical file again")] = False,
+) -> JSONResponse:
+    """Validate an upload for a layer and commit it as one batch (or only report, on a dry run)."""
+    if datum not in (None, "", "gcj02"):
+        raise InvalidInput("datum 只支持 gcj02", "datum supports only gcj02", field="datum")
+    options = ImportOptions.from_settings(
+        settings.ingest,
+        layer=spec.name,
+        crs=crs or None,
+        encoding=encoding or None,
+        datum=datum or None,
+        mapping=_pairs(mapping or [], "map"),
+        defaults=_pairs(defaults or [], "set"),
+        dry_run=dry_run,
+        replace=replace,
+        source=source or None,
+        username="api",
+    )
+    with tempfile.TemporaryDirectory(prefix="fupin-upload-") as tmp:
+        path, name = _save_upload(file, Path(tmp), settings.ingest.max_upload_mb)
+        report = run_import(engine, catalog, path, options, display_name=name)
+    status = 422 if not report.ok else (201 if report.batch else 200)
+    return JSONResponse(report.to_dict() | {"sha256": report.sha256}, status_code=status)
+
+
+@router.get("/imports")
+def imports(engine: EngineDep) -> list[dict]:
+    """Import batches, newest first."""
+    return list_batches(engine)
+
+
+@router.get("/imports/{batch}")
+def one_import(batch: int, engine: EngineDep) -> dict:
+    """One batch with its report."""
+    return get_batch(engine, batch)
+
+
+@router.delete("/imports/{batch}")
+def undo_import(batch: int, engine: EngineDep, catalog: CatalogDep) -> dict:
+    """Roll a batch back: remove what it added, restore what it replaced."""
+    return {"batch": batch, **rollback(engine, catalog, batch)}
