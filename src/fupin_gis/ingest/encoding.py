@@ -26,7 +26,6 @@ CPG_ALIASES = {
     "1252": "cp1252",
     "88591": "latin-1",
 }
-MOJIBAKE_MARKS = ("Ã", "Â", "Ð", "Ñ", "å", "æ", "ç", "è", "é", "锟斤拷", "\ufffd", "ï¼")
 
 
 @dataclass
@@ -182,16 +181,36 @@ def detect_encoding(samples: list[bytes], ldid: int | None = None) -> EncodingDe
     return EncodingDecision(best, "detected", confidence if score > 0.6 else min(confidence, 0.3), ldid, texts[:8], cut)
 
 
-def looks_mojibake(values: list[str]) -> list[str]:
-    """Values that decode but read as mojibake (UTF-8 read as Latin-1, GBK read as UTF-8 …)."""
+def looks_mojibake(values: list[str], encoding: str) -> list[str]:
+    """Values that decode with ``encoding`` but are really text in another encoding.
+
+    The test is exact rather than a list of suspicious letters (``ç`` is a real letter in
+    Portuguese): the decoded text, encoded back, must not form better text as UTF-8 or GBK.
+    """
     bad = []
     for v in values:
-        if any(mark in v for mark in MOJIBAKE_MARKS):
+        if "锟斤拷" in v or "\ufffd" in v:
             bad.append(v)
             continue
         letters = [c for c in v if ord(c) >= 0x80]
-        if letters and sum(_char_score(c) for c in letters) / len(letters) < 0.3:
-            bad.append(v)
+        if not letters:
+            continue
+        own = sum(_char_score(c) for c in letters) / len(letters)
+        try:
+            raw = v.encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            continue
+        for other in ("utf-8", "gb18030"):
+            if codecs.lookup(other).name == codecs.lookup(encoding).name:
+                continue
+            try:
+                alt = raw.decode(other)
+            except UnicodeDecodeError:
+                continue
+            alt_letters = [c for c in alt if ord(c) >= 0x80]
+            if alt_letters and sum(_char_score(c) for c in alt_letters) / len(alt_letters) > max(own, 0.85):
+                bad.append(v)
+                break
     return bad
 
 

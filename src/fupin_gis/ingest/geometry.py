@@ -19,7 +19,9 @@ def _parts(geom: shapely.Geometry, family: str) -> list[shapely.Geometry]:
     return []
 
 
-def normalise(geoms: np.ndarray, target: str) -> tuple[np.ndarray, list[tuple[int, Issue]], int]:
+def normalise(
+    geoms: np.ndarray, target: str, unreadable: np.ndarray | None = None
+) -> tuple[np.ndarray, list[tuple[int, Issue]], int]:
     """Geometries shaped for a layer of type ``target``; issues by position; count of Z/M dropped.
 
     Invalid polygons are repaired with ``make_valid`` when the repair keeps them polygonal, and
@@ -35,17 +37,21 @@ def normalise(geoms: np.ndarray, target: str) -> tuple[np.ndarray, list[tuple[in
     valid = shapely.is_valid(flat)
     for i, geom in enumerate(flat):
         if missing[i]:
-            issues.append(
-                (
-                    i,
-                    Issue(
-                        "geometry_missing",
-                        "error",
-                        "几何为空或无法读取（如 MultiPatch/TIN）",
-                        "geometry is empty or unreadable (e.g. MultiPatch/TIN)",
-                    ),
+            if unreadable is not None and unreadable[i]:
+                issue = Issue(
+                    "geometry_unreadable",
+                    "error",
+                    "几何无法解析（如环的点数不足 4 个、MultiPatch/TIN 多面体）",
+                    "geometry cannot be read (e.g. a ring of fewer than 4 points, MultiPatch/TIN)",
                 )
-            )
+            else:
+                issue = Issue(
+                    "geometry_missing",
+                    "error",
+                    "几何为空、缺失或无法读取（如 MultiPatch/TIN 多面体、点数不足的环）",
+                    "geometry is empty, missing or unreadable (e.g. MultiPatch/TIN, a ring of too few points)",
+                )
+            issues.append((i, issue))
             continue
         if family != "Polygon" and not valid[i]:
             issues.append(

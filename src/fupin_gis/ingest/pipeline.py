@@ -32,7 +32,7 @@ from fupin_gis.ingest.fields import map_fields
 from fupin_gis.ingest.geometry import FAMILY, normalise
 from fupin_gis.ingest.problems import Problem
 from fupin_gis.ingest.report import ImportReport, SourceReport
-from fupin_gis.ingest.sources import Source, open_sources
+from fupin_gis.ingest.sources import UNREADABLE, Source, open_sources
 from fupin_gis.ingest.values import Issue, convert
 from fupin_gis.settings import IngestSettings
 
@@ -247,7 +247,7 @@ def _validate_source(
     problems = report.problems
     if src.encoding is not None:
         sreport.encoding = src.encoding.to_dict()
-        garbled = looks_mojibake(src.encoding.preview)
+        garbled = looks_mojibake(src.encoding.preview, src.encoding.name)
         if garbled:
             problems.add(
                 Problem(
@@ -379,7 +379,8 @@ def _validate_source(
                             f.name,
                         )
                     )
-        shaped, geo_issues, dropped = normalise(geoms, target)
+        unreadable = table.pop(UNREADABLE).to_numpy() if UNREADABLE in table else None
+        shaped, geo_issues, dropped = normalise(geoms, target, unreadable)
         report.z_dropped += dropped
         for k, geo_issue in geo_issues:
             if geo_issue.severity == "error":

@@ -8,6 +8,7 @@ Nothing holds a whole file in memory except a spreadsheet (they are small).
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ LON_NAMES = ["经度", "lon", "lng", "long", "longitude", "x坐标", "东经", "
 LAT_NAMES = ["纬度", "lat", "latitude", "y坐标", "北纬", "wd", "y"]
 PROJ_X = ["x", "东坐标", "横坐标", "easting", "e"]
 PROJ_Y = ["y", "北坐标", "纵坐标", "northing", "n"]
+UNREADABLE = "__unreadable_geometry"
 DMS = re.compile(
     r"^\s*(\d+(?:\.\d+)?)\s*[°度]\s*(?:(\d+(?:\.\d+)?)\s*['′分])?\s*(?:(\d+(?:\.\d+)?)\s*[\"″秒])?\s*([NSEW北南东西])?\s*$"
 )
@@ -53,6 +55,11 @@ class Source:
             yield from _table_chunks(self, size)
             return
         kwargs = {"encoding": self.encoding.name} if self.encoding and self.path.suffix.lower() == ".shp" else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # already reported as notes when the file was opened
+            yield from self._ogr_chunks(size, kwargs)
+
+    def _ogr_chunks(self, size: int, kwargs: dict) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         with pyogrio.open_arrow(self.path, layer=self.layer, batch_size=size, use_pyarrow=True, **kwargs) as (
             meta,
             reader,
@@ -61,7 +68,9 @@ class Source:
             for batch in reader:
                 table = batch.to_pandas()
                 wkb = table.pop(geom_col).to_numpy() if geom_col in table else np.full(len(table), None)
-                geoms = shapely.from_wkb(wkb, on_invalid="fix")
+                geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+                # WKB that GEOS cannot build (a ring of 2 points, TIN, MultiPatch) is reported as such.
+                table[UNREADABLE] = pd.isna(geoms) & pd.notna(wkb)
                 yield table, geoms
 
 
@@ -74,6 +83,16 @@ def open_sources(path: Path, display: str, encoding: str | None, pick: str | Non
     suffix = path.suffix.lower()
     if suffix in (".csv", ".xlsx"):
         return [_table_source(path, display, encoding)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sources = _open_ogr(path, display, encoding, pick)
+    for src in sources:
+        src.notes.extend(dict.fromkeys(f"GDAL: {w.message}" for w in caught))
+    return sources
+
+
+def _open_ogr(path: Path, display: str, encoding: str | None, pick: str | None) -> list[Source]:
+    suffix = path.suffix.lower()
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # pyogrio raises DataSourceError and friends
