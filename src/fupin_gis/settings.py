@@ -41,7 +41,7 @@ class IngestSettings(BaseModel):
     max_upload_mb: int = Field(default=512, description="Largest upload accepted over HTTP.")
     max_unpacked_mb: int = Field(default=2048, description="Largest total size an archive may unpack to.")
     max_ratio: float = Field(default=200.0, description="Largest compression ratio of an archive entry.")
-    chunk_size: int = Field(default=50_000, description="Features validated and staged per chunk.")
+    chunk_size: int = Field(default=25_000, description="Features validated and staged per chunk.")
 
 
 class CoverageSettings(BaseModel):

@@ -91,7 +91,9 @@ def layer_table(spec: LayerSpec, catalog: Catalog, metadata: MetaData) -> Table:
         constraints.append(CheckConstraint(f"geom IS NOT NULL OR {spec.seat.name} IS NOT NULL", name="has_geometry"))
     columns += [
         Column("extra", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-        Column("batch_id", BigInteger, ForeignKey("batches.id"), nullable=True),
+        # No foreign key: batches are append-only (a rollback marks, never deletes), and a
+        # per-row RI trigger would cost a third of a large import's COPY time.
+        Column("batch_id", BigInteger, nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     ]

@@ -21,13 +21,31 @@ def identical(conn: Connection, layer: str, sha256: str) -> list[int]:
     return [r[0] for r in rows]
 
 
-def promote(conn: Connection, spec: LayerSpec, report: ImportReport, username: str | None, seat_mode: bool) -> None:
-    """Move the staged rows into the layer as one batch: insert, or upsert by the layer's key."""
+def open_batch(conn: Connection, spec: LayerSpec, report: ImportReport, username: str | None) -> int:
+    """Insert the batch row at the start of an import (the transaction undoes it on failure)."""
     batch = conn.execute(
         text("INSERT INTO batches (layer, source, sha256, username) VALUES (:l, :s, :h, :u) RETURNING id"),
         {"l": spec.name, "s": report.file, "h": report.sha256, "u": username},
     ).scalar_one()
     report.batch = batch
+    return int(batch)
+
+
+def promote(
+    conn: Connection,
+    spec: LayerSpec,
+    report: ImportReport,
+    username: str | None,
+    seat_mode: bool,
+    batch: int | None,
+    direct: int,
+) -> None:
+    """Finish the batch: upsert the staged rows (history kept), count, store the report.
+
+    ``direct`` rows were already copied into the layer; only staged rows remain to promote.
+    """
+    if batch is None:
+        batch = open_batch(conn, spec, report, username)
     key = spec.key
     if key is not None:
         # Keep what the upsert will replace, and count the changes field by field.
@@ -72,11 +90,11 @@ def promote(conn: Connection, spec: LayerSpec, report: ImportReport, username: s
             )
             sql = f"INSERT INTO {spec.name} ({names}, batch_id) {select} ON CONFLICT ({key}) DO UPDATE SET {updates} RETURNING (xmax = 0) AS inserted"
             flags = [r[0] for r in conn.execute(text(sql), {"b": batch})]
-            report.inserted = sum(flags)
-            report.updated = len(flags) - report.inserted
+            report.inserted = sum(flags) + direct
+            report.updated = len(flags) - sum(flags)
         else:
             result = conn.execute(text(f"INSERT INTO {spec.name} ({names}, batch_id) {select}"), {"b": batch})
-            report.inserted = result.rowcount
+            report.inserted = result.rowcount + direct
     report.features_written = report.inserted + report.updated
     conn.execute(
         text("UPDATE batches SET counts = CAST(:c AS jsonb), report = CAST(:r AS jsonb) WHERE id = :b"),

@@ -32,10 +32,22 @@ def normalise(
     issues: list[tuple[int, Issue]] = []
     has_zm = shapely.has_z(geoms) | (shapely.has_m(geoms) if hasattr(shapely, "has_m") else False)
     dropped = int(np.count_nonzero(has_zm))
-    flat = shapely.force_2d(geoms)
+    flat = shapely.force_2d(geoms) if dropped else geoms
     missing = shapely.is_missing(flat) | shapely.is_empty(flat)
     valid = shapely.is_valid(flat)
-    for i, geom in enumerate(flat):
+    types = shapely.get_type_id(flat)
+    # The common cases, vectorised: already the layer's type, or its single form.
+    multi_id = {"Point": 0, "LineString": 5, "Polygon": 6}[family]
+    single_id = {"Point": 0, "LineString": 1, "Polygon": 3}[family]
+    fits = ~missing & valid & (types == multi_id)
+    out[fits] = flat[fits]
+    single = ~missing & valid & (types == single_id) & (family != "Point")
+    if single.any():
+        build = shapely.multilinestrings if family == "LineString" else shapely.multipolygons
+        out[single] = build(flat[single], indices=np.arange(int(single.sum())))
+    slow = np.flatnonzero(~(fits | single))
+    for i in map(int, slow):
+        geom = flat[i]
         if missing[i]:
             if unreadable is not None and unreadable[i]:
                 issue = Issue(

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import io
+import queue
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.errors import ImportRefused
@@ -51,7 +56,7 @@ class ImportOptions:
     replace: bool = False
     source: str | None = None  # one layer inside a GeoPackage/KML, or one file inside a zip
     username: str | None = None
-    chunk_size: int = 50_000
+    chunk_size: int = 25_000
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
 
     @classmethod
@@ -108,11 +113,25 @@ def decide_crs(src: Source, option: str | None, area: shapely.Geometry | None) -
     return infer_crs(src.bounds, area)
 
 
-class _Stager:
-    """Validated rows into a temporary staging table, by COPY."""
+def _csv(frame: pd.DataFrame) -> bytes:
+    """Rows as CSV that PostgreSQL's COPY reads: "" is an empty string, nothing is NULL."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = io.BytesIO()
+    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    return sink.getvalue()
 
-    def __init__(self, conn: Connection, spec: LayerSpec, columns: list[str]) -> None:
-        self.conn, self.spec, self.columns = conn, spec, columns
+
+class _Writer:
+    """Validated rows into the database, inside the import's transaction.
+
+    Rows go straight into the layer by COPY (one savepoint a chunk) when they add new features;
+    rows whose key the layer already has, or that clash within the file, go to a temporary
+    staging table and are upserted (with history) at the end. A dry run stages everything.
+    """
+
+    def __init__(self, conn: Connection, spec: LayerSpec, columns: list[str], batch: int | None) -> None:
+        self.conn, self.spec, self.columns, self.batch = conn, spec, columns, batch
+        self.direct = 0
         conn.execute(text(f"CREATE TEMP TABLE _stage (LIKE {spec.name} INCLUDING DEFAULTS) ON COMMIT DROP"))
         conn.execute(
             text(
@@ -125,17 +144,74 @@ class _Stager:
         raw = conn.connection.driver_connection
         assert raw is not None
         self.raw = raw
+        self.layer_columns = [c for c in columns if not c.startswith("_")]
 
-    def write(self, frame: pd.DataFrame) -> None:
-        if frame.empty:
-            return
-        buf = io.StringIO()
-        frame[self.columns].to_csv(buf, header=False, index=False)
+    def _copy(self, table: str, columns: list[str], frame: pd.DataFrame) -> None:
         with (
             self.raw.cursor() as cur,
-            cur.copy(f"COPY _stage ({', '.join(self.columns)}) FROM STDIN WITH (FORMAT csv)") as copy,
+            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy,
         ):
-            copy.write(buf.getvalue())
+            copy.write(_csv(frame[columns]))
+
+    def start(self) -> None:
+        """Write in a thread of its own, so PostgreSQL ingests one chunk while the next is validated."""
+        self._queue: queue.Queue[pd.DataFrame | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="fupin-import-writer", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while (frame := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._write(frame)
+                except BaseException as exc:  # re-raised in the importing thread by finish()
+                    self._error = exc
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Queue validated rows (the writer thread takes them in order)."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(frame)
+
+    def finish(self) -> None:
+        """Wait for every queued chunk; raise what the writer thread met."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        if self.batch is None:
+            self._copy("_stage", self.columns, frame)
+            return
+        key = self.spec.key
+        staged = np.zeros(len(frame), dtype=bool)
+        if key is not None:
+            keys = frame[key]
+            present = keys.notna().to_numpy()
+            staged |= (keys.duplicated(keep=False) & keys.notna()).to_numpy()
+            if present.any():
+                found = self.conn.execute(
+                    text(f"SELECT {key} FROM {self.spec.name} WHERE {key} = ANY(:k)"),
+                    {"k": keys[present].astype(str).tolist()},
+                ).scalars()
+                staged |= keys.isin(set(found)).to_numpy()
+        direct = frame[~staged].assign(batch_id=self.batch)
+        if len(direct):
+            savepoint = self.conn.begin_nested()
+            try:
+                self._copy(self.spec.name, [*self.layer_columns, "batch_id"], direct)
+                savepoint.commit()
+                self.direct += len(direct)
+            except IntegrityError:
+                # A key repeated from an earlier chunk of the same file: stage, report at the end.
+                savepoint.rollback()
+                staged[:] = True
+        if staged.any():
+            self._copy("_stage", self.columns, frame[staged])
 
 
 def run_import(
@@ -167,30 +243,38 @@ def run_import(
                 *spec.field_names,
                 "extra",
             ]
-            stager = _Stager(conn, spec, columns)
-            with Progress(console=progress, transient=True, disable=progress is None) as bar:
-                for src, sreport in sources:
-                    _validate_source(src, sreport, spec, catalog, options, area, stager, report, bar)
+            batch = None
+            if not options.dry_run:
+                report.replaced_batches = batches.identical(conn, spec.name, report.sha256)
+                if report.replaced_batches and not options.replace:
+                    report.problems.add(
+                        Problem(
+                            "duplicate_file",
+                            f"同一文件已导入为批次 {report.replaced_batches}；如需重新导入请加 --replace",
+                            f"this exact file was already imported as batch {report.replaced_batches}; use --replace to import it again",
+                            file=display,
+                        )
+                    )
+                    trans.rollback()
+                    return report
+                for old in report.replaced_batches:
+                    batches.rollback_in(conn, catalog, old)
+                if not seat_mode:
+                    batch = batches.open_batch(conn, spec, report, options.username)
+            stager = _Writer(conn, spec, columns, batch)
+            stager.start()
+            try:
+                with Progress(console=progress, transient=True, disable=progress is None) as bar:
+                    for src, sreport in sources:
+                        _validate_source(src, sreport, spec, catalog, options, area, stager, report, bar)
+            finally:
+                stager.finish()
             if report.ok:
-                _check_keys(conn, spec, report, seat_mode)
+                _check_keys(conn, spec, report, seat_mode, batch)
             if not report.ok or options.dry_run:
                 trans.rollback()
                 return report
-            report.replaced_batches = batches.identical(conn, spec.name, report.sha256)
-            if report.replaced_batches and not options.replace:
-                report.problems.add(
-                    Problem(
-                        "duplicate_file",
-                        f"同一文件已导入为批次 {report.replaced_batches}；如需重新导入请加 --replace",
-                        f"this exact file was already imported as batch {report.replaced_batches}; use --replace to import it again",
-                        file=display,
-                    )
-                )
-                trans.rollback()
-                return report
-            for old in report.replaced_batches:
-                batches.rollback_in(conn, catalog, old)
-            batches.promote(conn, spec, report, options.username, seat_mode)
+            batches.promote(conn, spec, report, options.username, seat_mode, batch, stager.direct)
     return report
 
 
@@ -240,7 +324,7 @@ def _validate_source(
     catalog: Catalog,
     options: ImportOptions,
     area: shapely.Geometry | None,
-    stager: _Stager,
+    stager: _Writer,
     report: ImportReport,
     bar: Progress,
 ) -> None:
@@ -440,9 +524,30 @@ def _extra_json(frame: pd.DataFrame) -> list[str]:
     return lines if len(lines) == len(frame) else ["{}"] * len(frame)
 
 
-def _check_keys(conn: Connection, spec: LayerSpec, report: ImportReport, seat_mode: bool) -> None:
+def _check_keys(conn: Connection, spec: LayerSpec, report: ImportReport, seat_mode: bool, batch: int | None) -> None:
     if spec.key is None:
         return
+    if batch is not None:
+        # Staged rows whose key this import already wrote straight into the layer.
+        clash = conn.execute(
+            text(
+                f"SELECT s.{spec.key}, s._feature, s._file FROM _stage s JOIN {spec.name} t ON t.{spec.key} = s.{spec.key} AND t.batch_id = :b LIMIT 1000"
+            ),
+            {"b": batch},
+        ).all()
+        for k, feat, file in clash:
+            report.problems.add(
+                Problem(
+                    "duplicate_key",
+                    f"{spec.field(spec.key).label} “{k}” 在文件中重复",
+                    f"{spec.key} '{k}' appears more than once in the file",
+                    "error",
+                    file,
+                    int(feat),
+                    spec.key,
+                    str(k),
+                )
+            )
     dups = conn.execute(
         text(
             f"SELECT {spec.key} AS k, array_agg(_feature ORDER BY _feature) AS f, min(_file) AS file FROM _stage WHERE {spec.key} IS NOT NULL GROUP BY {spec.key} HAVING count(*) > 1 LIMIT 1000"

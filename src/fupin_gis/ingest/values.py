@@ -206,17 +206,25 @@ def convert(series: pd.Series, field: FieldSpec, catalog: Catalog) -> tuple[pd.S
             )
         values[(bad | lo | hi)] = np.nan
         return (values.round().astype("Int64") if field.type == "integer" else values), issues
-    uniques = pd.unique(series.dropna())
-    table: dict[Any, tuple[Any, Issue | None]] = {}
+    if field.type == "text" and (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+        as_text = series.astype("string").str.strip()
+        null = as_text.isna() | as_text.str.casefold().isin(NULLS)
+        return pd.Series(as_text.astype(object).where(~null, None), index=series.index), pd.Series(
+            [None] * n, index=series.index, dtype=object
+        )
+    # Each distinct value is parsed once; rows pick their result by their factor code.
+    factor, uniques = pd.factorize(series, use_na_sentinel=True)
     words = enum_words(field, catalog) if field.type == "enum" else {}
-    for raw in uniques:
-        table[raw] = _parse_one(raw, field, words)
-    parsed = series.map(lambda r: table.get(r, (None, None)) if not _is_null(r) else (None, None))
-    values = parsed.map(lambda t: t[0])
-    issues = parsed.map(lambda t: t[1])
+    parsed = [(None, None) if _is_null(raw) else _parse_one(raw, field, words) for raw in uniques]
+    parsed_values = np.empty(len(parsed) + 1, dtype=object)
+    parsed_issues = np.empty(len(parsed) + 1, dtype=object)
+    for k, (value, issue) in enumerate(parsed):
+        parsed_values[k], parsed_issues[k] = value, issue
+    parsed_values[-1] = parsed_issues[-1] = None  # factor -1: a missing value
+    values = pd.Series(parsed_values[factor], index=series.index)
+    issues = pd.Series(parsed_issues[factor], index=series.index)
     if field.type == "integer":
-        values = pd.array(values.where(values.notna(), None).tolist(), dtype="Int64")
-        values = pd.Series(values, index=series.index)
+        values = pd.Series(pd.array(values.tolist(), dtype="Int64"), index=series.index)
     elif field.type == "number":
         values = pd.to_numeric(values, errors="coerce")
     return values, issues
