@@ -20,12 +20,12 @@ PLAN_TARGETS = {
 
 def admin_layers(world: World, people: Layer, rng: np.random.Generator) -> dict[str, Layer]:
     """Counties, townships, villages, village groups and planning areas."""
-    hh = people.frame
+    hh = people.frame.assign(poor_members=people.frame["members"] * people.frame["registered_poor"])
     by_village = hh.groupby("village_code").agg(
         households=("code", "size"),
         population=("members", "sum"),
         poor_households=("registered_poor", "sum"),
-        poor_people=("members", lambda m: int(m[hh.loc[m.index, "registered_poor"]].sum())),
+        poor_people=("poor_members", "sum"),
     )
     v_codes = pd.Index(world.codes["villages"])
     stats = by_village.reindex(v_codes).fillna(0).astype(int)

@@ -157,7 +157,9 @@ def _clusters(rng: np.random.Generator, xy: np.ndarray, k: int) -> np.ndarray:
     """Labels 0..k-1 of a k-means partition with no empty cluster, the most even of a few tries."""
     if k == 1:
         return np.zeros(len(xy), dtype=int)
-    tries = 12 if len(xy) < 10_000 else 1
+    if len(xy) >= 10_000:
+        return _lloyd(rng, xy, k)
+    tries = 12
     best: np.ndarray | None = None
     best_spread = np.inf
     for attempt in range(tries + 20):
@@ -171,6 +173,32 @@ def _clusters(rng: np.random.Generator, xy: np.ndarray, k: int) -> np.ndarray:
         if attempt + 1 >= tries and best is not None:
             return best
     raise RuntimeError("k-means left an empty cluster")
+
+
+def _lloyd(rng: np.random.Generator, xy: np.ndarray, k: int, iterations: int = 10) -> np.ndarray:
+    """k-means by Lloyd iterations on a KD-tree: O(n log k) a step, for tens of thousands of points."""
+    centres = xy[rng.choice(len(xy), k, replace=False)]
+    labels = np.zeros(len(xy), dtype=int)
+    for _ in range(iterations):
+        labels = cKDTree(centres).query(xy)[1]
+        counts = np.bincount(labels, minlength=k)
+        sums = np.zeros_like(centres)
+        np.add.at(sums, labels, xy)
+        filled = counts > 0
+        centres[filled] = sums[filled] / counts[filled, None]
+        # An empty cluster restarts at a point of the largest one.
+        for c in np.flatnonzero(~filled):
+            big = np.flatnonzero(labels == np.argmax(counts))
+            centres[c] = xy[rng.choice(big)]
+    labels = cKDTree(centres).query(xy)[1]
+    counts = np.bincount(labels, minlength=k)
+    for c in np.flatnonzero(counts == 0):  # exactly k clusters: give an empty one a point
+        big = np.flatnonzero(labels == np.argmax(counts))
+        far = big[np.argmax(np.hypot(*(xy[big] - centres[labels[big]]).T))]
+        counts[labels[far]] -= 1
+        labels[far] = c
+        counts[c] = 1
+    return labels
 
 
 def build_world(scale: Scale, rng: np.random.Generator) -> World:
