@@ -9,10 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fupin_gis.db.cluster import LocalCluster
-from fupin_gis.db.engine import database_url
-from fupin_gis.db.setup import bring_up
-from fupin_gis.db import migrate
+from fupin_gis.db.setup import create_scratch_database
 from fupin_gis.settings import Settings
 
 BENCH = Path(__file__).resolve().parent
@@ -30,15 +27,8 @@ class Run:
 
 
 def bench_database(name: str = "fupin_bench") -> str:
-    """A fresh, migrated database for benchmarks (embedded cluster, or DATABASE_URL's server)."""
-    settings = Settings()
-    bring_up(settings)
-    if settings.external_url:
-        url = database_url(settings)
-    else:
-        url = LocalCluster(settings.db).create_database(name)
-    migrate.upgrade(settings, url)
-    return url
+    """A fresh, migrated scratch database for benchmarks (never the configured one)."""
+    return create_scratch_database(Settings(), name)
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> Run:

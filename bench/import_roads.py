@@ -37,7 +37,9 @@ def main() -> None:
     url = bench_database()
     engine = create_engine(url)
     catalog = load_catalog(Settings().catalog_dir)
-    only_counties = DemoCounty(county.scale, county.seed, county.epsg, county.world, {"counties": county.layers["counties"]})
+    only_counties = DemoCounty(
+        county.scale, county.seed, county.epsg, county.world, {"counties": county.layers["counties"]}
+    )
     load_demo(engine, catalog, only_counties)
     n = len(county.layers["roads"].geom)
     pg = url.replace("postgresql+psycopg://", "postgresql://")
@@ -48,13 +50,37 @@ def main() -> None:
         ours, theirs = [], []
         for _ in range(args.repeat):
             with engine.begin() as conn:
-                conn.execute(text("TRUNCATE roads, feature_history CASCADE; DELETE FROM batches WHERE layer = 'roads'; DROP TABLE IF EXISTS roads_ogr"))
-            ours.append(timed([sys.executable, "-m", "fupin_gis", "import", str(path), "--layer", "roads"], {"DATABASE_URL": pg}))
+                conn.execute(
+                    text(
+                        "TRUNCATE roads, feature_history CASCADE; DELETE FROM batches WHERE layer = 'roads'; DROP TABLE IF EXISTS roads_ogr"
+                    )
+                )
+            ours.append(
+                timed(
+                    [sys.executable, "-m", "fupin_gis", "import", str(path), "--layer", "roads"], {"DATABASE_URL": pg}
+                )
+            )
             src = path if kind == "gpkg" else f"/vsizip/{path}/roads.shp"
             theirs.append(
                 timed(
-                    ["ogr2ogr", "-f", "PostgreSQL", ogr_dsn, str(src), "-nln", "roads_ogr", "-lco", "GEOMETRY_NAME=geom", "-lco", "SPATIAL_INDEX=GIST",
-                     "-nlt", "PROMOTE_TO_MULTI", "-t_srs", "EPSG:4490", "-overwrite"],
+                    [
+                        "ogr2ogr",
+                        "-f",
+                        "PostgreSQL",
+                        ogr_dsn,
+                        str(src),
+                        "-nln",
+                        "roads_ogr",
+                        "-lco",
+                        "GEOMETRY_NAME=geom",
+                        "-lco",
+                        "SPATIAL_INDEX=GIST",
+                        "-nlt",
+                        "PROMOTE_TO_MULTI",
+                        "-t_srs",
+                        "EPSG:4490",
+                        "-overwrite",
+                    ],
                     {"PG_USE_COPY": "YES"},
                 )
             )

@@ -7,17 +7,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy.engine import make_url
 
 from fupin_gis.catalog import Catalog, load_catalog
-from fupin_gis.db import migrate
-from fupin_gis.db.cluster import LocalCluster, create_extensions
-from fupin_gis.db.engine import database_url
-from fupin_gis.db.setup import bring_up
+from fupin_gis.db.setup import bring_up, create_scratch_database, drop_scratch_database
 from fupin_gis.demo import DemoCounty, generate, load_demo
 from fupin_gis.settings import Settings
 
@@ -27,27 +21,6 @@ OUTPUT = ROOT / "test-output"
 DEMO_SEED = 7
 
 
-def _external_test_database(url: str, name: str) -> str:
-    """Create ``name`` on the server of ``url`` with the extensions; return its URL."""
-    base = make_url(url)
-    plain = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    test_url = base.set(database=name)
-    with psycopg.connect(
-        test_url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
-    ) as conn:
-        create_extensions(conn)
-    return test_url.render_as_string(hide_password=False)
-
-
-def _drop_external(url: str, name: str) -> None:
-    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
     """Settings as a user has them (embedded cluster under var/pg unless DATABASE_URL)."""
@@ -55,19 +28,11 @@ def base_settings() -> Settings:
 
 
 def _make_database(base_settings: Settings, name: str) -> str:
-    if base_settings.external_url:
-        url = _external_test_database(database_url(base_settings), name)
-    else:
-        url = LocalCluster(base_settings.db).create_database(name)
-    migrate.upgrade(base_settings, url)
-    return url
+    return create_scratch_database(base_settings, name)
 
 
 def _drop_database(base_settings: Settings, name: str) -> None:
-    if base_settings.external_url:
-        _drop_external(database_url(base_settings), name)
-    else:
-        LocalCluster(base_settings.db).drop_database(name)
+    drop_scratch_database(base_settings, name)
 
 
 @pytest.fixture(scope="session")

@@ -132,6 +132,13 @@ class _Writer:
     def __init__(self, conn: Connection, spec: LayerSpec, columns: list[str], batch: int | None) -> None:
         self.conn, self.spec, self.columns, self.batch = conn, spec, columns, batch
         self.direct = 0
+        # Key look-ups are needed only when the layer already holds keyed features.
+        self.has_keys = (
+            spec.key is not None
+            and conn.execute(
+                text(f"SELECT EXISTS (SELECT 1 FROM {spec.name} WHERE {spec.key} IS NOT NULL)")
+            ).scalar_one()
+        )
         conn.execute(text(f"CREATE TEMP TABLE _stage (LIKE {spec.name} INCLUDING DEFAULTS) ON COMMIT DROP"))
         conn.execute(
             text(
@@ -193,7 +200,7 @@ class _Writer:
             keys = frame[key]
             present = keys.notna().to_numpy()
             staged |= (keys.duplicated(keep=False) & keys.notna()).to_numpy()
-            if present.any():
+            if present.any() and self.has_keys:
                 found = self.conn.execute(
                     text(f"SELECT {key} FROM {self.spec.name} WHERE {key} = ANY(:k)"),
                     {"k": keys[present].astype(str).tolist()},
@@ -412,6 +419,11 @@ def _validate_source(
         )
         return
     transformer = Transformer.from_crs(decision.crs, catalog.srid, always_xy=True)
+    # WGS84 and CGCS2000 lon/lat agree to centimetres: pyproj's transform is a no-op; skip it.
+    probe = np.array([[107.25, 31.9], [100.0, 25.0]])
+    identity = bool(
+        np.allclose(np.column_stack(transformer.transform(probe[:, 0], probe[:, 1])), probe, atol=1e-12, rtol=0)
+    )
     task = bar.add_task(f"校验 validating {src.label}", total=src.count)
     offset = 0
     target = "Point" if seat_mode else spec.geometry
@@ -476,7 +488,12 @@ def _validate_source(
             )
         ok = ~shapely.is_missing(shaped)
         moved = np.full(n, None, dtype=object)
-        moved[ok] = shapely.transform(shaped[ok], lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1])))
+        if identity:
+            moved[ok] = shaped[ok]
+        else:
+            moved[ok] = shapely.transform(
+                shaped[ok], lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1]))
+            )
         if options.datum == "gcj02":
             moved[ok] = gcj02_geometries(moved[ok])
         if area is not None and ok.any() and spec.group != "admin":
