@@ -21,6 +21,8 @@ db_app = typer.Typer(help="数据库 / the database: embedded cluster or DATABAS
 layers_app = typer.Typer(help="图层目录 / the layer catalog.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(layers_app, name="layers")
+coverage_app = typer.Typer(help="覆盖分析 / coverage rules.", no_args_is_help=True)
+app.add_typer(coverage_app, name="coverage")
 console = Console(stderr=True)
 
 
@@ -297,6 +299,27 @@ def rollback_cmd(batch: Annotated[int, typer.Argument(help="batch id (see `fupin
     typer.echo(
         f"批次 {batch} 已回滚 / batch {batch} rolled back: removed {result['removed']}, restored {result['restored']}"
     )
+
+
+@coverage_app.command("run")
+def coverage_run(as_json: Annotated[bool, typer.Option("--json", help="print only JSON")] = False) -> None:
+    """Run the coverage rules (so far rule 1, village road access) on the current data."""
+    from fupin_gis.coverage.run import run_road_access
+    from fupin_gis.db.engine import make_engine
+
+    settings = _settings()
+    with console.status("计算 / computing…"), make_engine(settings).connect() as conn:
+        result = run_road_access(conn, settings.coverage)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    table = Table("村 village", "代码 code", "通硬化路 connected", "路网距离 km", "需硬化 m", "原因 reason")
+    for v in result["villages"]:
+        ra = v["road_access"]
+        km = "" if ra["network_distance_m"] is None else f"{ra['network_distance_m'] / 1000:.1f}"
+        gap = "" if ra["gap_m"] is None else f"{ra['gap_m']:.0f}"
+        table.add_row(v["name"], v["code"], "是" if ra["connected"] else "否", km, gap, ra["reason"])
+    Console().print(table)
 
 
 @app.command("serve")

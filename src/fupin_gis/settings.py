@@ -52,6 +52,10 @@ class CoverageSettings(BaseModel):
     )
     snap_tolerance_m: float = 5.0
     min_road_width_m: float = 3.5
+    unknown_width_ok: bool = Field(
+        default=True, description="A hardened road of unrecorded width counts as wide enough."
+    )
+    access_distance_m: float = Field(default=500.0, description="How far a seat may be from the road it joins.")
     water_distance_m: float = 800.0
     rai_distance_m: float = 2000.0
 

@@ -1,0 +1,202 @@
+"""Rule 1 (村七有 ①): the village seat joined to the township seat by road a medium vehicle can use.
+
+Each seat joins the network at the nearest point of the nearest road within the access distance.
+Connected means a path of usable edges (hardened, wide enough, built) between the two access
+points; its length is the network distance. Otherwise the gap is the least length of unusable
+road on any path (usable roads cost nothing), with the roads to harden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from fupin_gis.coverage.network import Network
+
+# Usable edges cost this per metre: ties go to the shorter route, yet never outweigh a gap.
+EPSILON = 1e-7
+
+
+@dataclass
+class Seat:
+    """A seat point (metric CRS) and, for villages, the township it belongs to."""
+
+    code: str
+    xy: tuple[float, float]
+    township: str | None = None
+
+
+@dataclass
+class Access:
+    """Rule 1 for one village."""
+
+    code: str
+    connected: bool
+    network_distance_m: float | None
+    gap_m: float | None
+    gap_roads: list[int] = field(default_factory=list)
+    gap_geometry: list[shapely.LineString] = field(default_factory=list)
+    access_m: tuple[float | None, float | None] = (None, None)  # village leg, township leg
+    reason: str = ""
+
+
+def _attach(net: Network, seats: list[Seat], access_m: float) -> tuple[Network, list[int | None], list[float | None]]:
+    """Add a node where each seat meets its nearest road (splitting that edge)."""
+    tree = shapely.STRtree(net.geom)
+    points = shapely.points(np.array([s.xy for s in seats]))
+    (src, edge), dist = tree.query_nearest(points, max_distance=access_m, return_distance=True, all_matches=False)
+    node_of: list[int | None] = [None] * len(seats)
+    leg: list[float | None] = [None] * len(seats)
+    by_edge: dict[int, list[tuple[float, int]]] = {}
+    for s, e, d in zip(src, edge, dist, strict=True):
+        along = float(shapely.line_locate_point(net.geom[e], points[s]))
+        by_edge.setdefault(int(e), []).append((along, int(s)))
+        leg[s] = float(d)
+    node_xy = list(net.node_xy)
+    u, v, length, usable, road, geom = (list(a) for a in (net.u, net.v, net.length, net.usable, net.road_id, net.geom))
+    drop = set()
+    for e, stops in by_edge.items():
+        drop.add(e)
+        line = net.geom[e]
+        prev_node, prev_d = int(net.u[e]), 0.0
+        for along, s in sorted(stops):
+            if along <= 1e-6:
+                node_of[s] = int(net.u[e])
+                continue
+            if along >= net.length[e] - 1e-6:
+                node_of[s] = int(net.v[e])
+                continue
+            node = len(node_xy)
+            node_xy.append(shapely.get_coordinates(shapely.line_interpolate_point(line, along))[0])
+            node_of[s] = node
+            u.append(prev_node)
+            v.append(node)
+            length.append(along - prev_d)
+            usable.append(net.usable[e])
+            road.append(net.road_id[e])
+            geom.append(_substring(line, prev_d, along))
+            prev_node, prev_d = node, along
+        u.append(prev_node)
+        v.append(int(net.v[e]))
+        length.append(float(net.length[e]) - prev_d)
+        usable.append(net.usable[e])
+        road.append(net.road_id[e])
+        geom.append(_substring(line, prev_d, float(net.length[e])))
+    keep = [i for i in range(len(u)) if i not in drop]
+    out = Network(
+        np.array(node_xy),
+        np.array(u)[keep],
+        np.array(v)[keep],
+        np.array(length, dtype=float)[keep],
+        np.array(usable, dtype=bool)[keep],
+        np.array(road)[keep],
+        np.array(geom, dtype=object)[keep],
+        net.fixes,
+    )
+    return out, node_of, leg
+
+
+def _substring(line: shapely.LineString, start: float, end: float) -> shapely.LineString:
+    from shapely.ops import substring
+
+    return substring(line, start, end)
+
+
+def _graph(net: Network, weight: np.ndarray, mask: np.ndarray) -> tuple[csr_matrix, dict[tuple[int, int], int]]:
+    """An undirected graph keeping, between two nodes, the cheapest edge only."""
+    idx = np.flatnonzero(mask & (net.u != net.v))
+    order = idx[np.argsort(weight[idx], kind="stable")]
+    best: dict[tuple[int, int], int] = {}
+    for e in order:
+        a, b = int(net.u[e]), int(net.v[e])
+        best.setdefault((min(a, b), max(a, b)), int(e))
+    edges = np.array(list(best.values()), dtype=int)
+    n = net.n_nodes
+    if len(edges) == 0:
+        return csr_matrix((n, n)), best
+    rows = np.r_[net.u[edges], net.v[edges]]
+    cols = np.r_[net.v[edges], net.u[edges]]
+    data = np.r_[weight[edges], weight[edges]]
+    return csr_matrix((data, (rows, cols)), shape=(n, n)), best
+
+
+def road_access(net: Network, villages: list[Seat], townships: list[Seat], access_m: float = 500.0) -> list[Access]:
+    """Rule 1 for every village (see the module docstring)."""
+    seats = villages + townships
+    net, node_of, leg = _attach(net, seats, access_m)
+    v_node, t_node = (
+        node_of[: len(villages)],
+        dict(zip((t.code for t in townships), node_of[len(villages) :], strict=True)),
+    )
+    t_leg = dict(zip((t.code for t in townships), leg[len(villages) :], strict=True))
+    cost = np.where(net.usable, net.length * EPSILON, net.length)
+    cost_graph, cost_edges = _graph(net, cost, np.ones(len(net.u), dtype=bool))
+    use_graph, _ = _graph(net, net.length, net.usable)
+    results: list[Access] = []
+    by_township: dict[str | None, list[int]] = {}
+    for i, v in enumerate(villages):
+        by_township.setdefault(v.township, []).append(i)
+    for town, members in by_township.items():
+        source = t_node.get(town) if town is not None else None
+        if source is None:
+            for i in members:
+                why = (
+                    "乡镇驻地不在路网可达范围 / township seat too far from any road"
+                    if town in t_node
+                    else "未找到乡镇驻地 / no township seat"
+                )
+                results.append(Access(villages[i].code, False, None, None, access_m=(leg[i], None), reason=why))
+            continue
+        d_use = dijkstra(use_graph, directed=False, indices=source)
+        d_cost, pred = dijkstra(cost_graph, directed=False, indices=source, return_predecessors=True)
+        for i in members:
+            node = v_node[i]
+            legs = (leg[i], t_leg.get(town) if town is not None else None)
+            if node is None:
+                results.append(
+                    Access(
+                        villages[i].code,
+                        False,
+                        None,
+                        None,
+                        access_m=legs,
+                        reason=f"村委会驻地 {access_m:.0f} 米内无道路 / no road within {access_m:.0f} m of the seat",
+                    )
+                )
+                continue
+            if np.isfinite(d_use[node]):
+                results.append(Access(villages[i].code, True, float(d_use[node]), 0.0, access_m=legs))
+                continue
+            if not np.isfinite(d_cost[node]):
+                results.append(
+                    Access(
+                        villages[i].code,
+                        False,
+                        None,
+                        None,
+                        access_m=legs,
+                        reason="与乡镇驻地之间没有任何道路 / no road path to the township seat",
+                    )
+                )
+                continue
+            gap, roads, pieces = 0.0, [], []
+            at = node
+            while at != source:
+                prev = int(pred[at])
+                e = cost_edges[(min(at, prev), max(at, prev))]
+                if not net.usable[e]:
+                    gap += float(net.length[e])
+                    roads.append(int(net.road_id[e]))
+                    pieces.append(net.geom[e])
+                at = prev
+            results.append(
+                Access(
+                    villages[i].code, False, None, gap, list(dict.fromkeys(roads)), pieces, legs, "需硬化 / to harden"
+                )
+            )
+    order = {v.code: k for k, v in enumerate(villages)}
+    return sorted(results, key=lambda a: order[a.code])
