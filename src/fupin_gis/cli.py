@@ -303,22 +303,34 @@ def rollback_cmd(batch: Annotated[int, typer.Argument(help="batch id (see `fupin
 
 @coverage_app.command("run")
 def coverage_run(as_json: Annotated[bool, typer.Option("--json", help="print only JSON")] = False) -> None:
-    """Run the coverage rules (so far rule 1, village road access) on the current data."""
-    from fupin_gis.coverage.run import run_road_access
+    """Run the coverage rules (1–5 and the village checks) on the current data."""
+    from fupin_gis.coverage.run import run_coverage
     from fupin_gis.db.engine import make_engine
 
     settings = _settings()
     with console.status("计算 / computing…"), make_engine(settings).connect() as conn:
-        result = run_road_access(conn, settings.coverage)
+        result = run_coverage(conn, settings.coverage)
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
         return
-    table = Table("村 village", "代码 code", "通硬化路 connected", "路网距离 km", "需硬化 m", "原因 reason")
+    table = Table(
+        "村 village", "代码 code", "通硬化路", "路网距离 km", "需硬化 m", "安全饮水户", "2公里内人口", ">25°未退耕亩"
+    )
     for v in result["villages"]:
         ra = v["road_access"]
         km = "" if ra["network_distance_m"] is None else f"{ra['network_distance_m'] / 1000:.1f}"
         gap = "" if ra["gap_m"] is None else f"{ra['gap_m']:.0f}"
-        table.add_row(v["name"], v["code"], "是" if ra["connected"] else "否", km, gap, ra["reason"])
+        w, r, f = v["water"], v["rai"], v["farmland"]
+        table.add_row(
+            v["name"],
+            v["code"],
+            "是" if ra["connected"] else "否",
+            km,
+            gap,
+            f"{w['households_covered']}/{w['households']}",
+            f"{r['population_within_2km']}/{r['population']}",
+            f"{f['steep_mu'] - f['steep_converted_mu']:.0f}",
+        )
     Console().print(table)
 
 

@@ -56,8 +56,11 @@ class CoverageSettings(BaseModel):
         default=True, description="A hardened road of unrecorded width counts as wide enough."
     )
     access_distance_m: float = Field(default=500.0, description="How far a seat may be from the road it joins.")
-    water_distance_m: float = 800.0
-    rai_distance_m: float = 2000.0
+    water_distance_m: float = Field(default=800.0, description="Rule 2: safe water point within this distance.")
+    pipe_distance_m: float = Field(
+        default=50.0, description="Rule 2: a household this close to a supply pipeline is piped."
+    )
+    rai_distance_m: float = Field(default=2000.0, description="Rule 3: all-season road within this distance.")
 
 
 class Settings(BaseSettings):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from importlib import resources
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
+from fupin_gis.coverage import rules
 from fupin_gis.coverage.network import RoadRows, build_network
 from fupin_gis.coverage.road_access import Access, Seat, road_access
 from fupin_gis.settings import CoverageSettings
@@ -94,3 +97,119 @@ def run_road_access(conn: Connection, settings: CoverageSettings) -> dict:
         "villages": out,
         "summary": {k: {**v, "gap_m": round(v["gap_m"], 1)} for k, v in sorted(summary.items())},
     }
+
+
+# 村七有 (the seed's village checklist): item → label. Items the registry has no data for are
+# reported as unknown (ok: null) rather than guessed.
+VILLAGE_CHECKS = {
+    "road": "①有可通中型以下客货车的进村硬化公路",
+    "activity_room_clinic": "②有标准的村务活动室、卫生室",
+    "telecom": "③有通讯设施",
+    "industry_association": "④有产业协会",
+    "pillar_industry": "⑤有一个以上增收致富的支柱产业",
+    "school": "⑥现有村小学达到“普九”标准",
+    "committee": "⑦有群众信任的村“两委”班子和好制度",
+}
+
+
+def _checks(access: dict, fac: dict[str, dict[str, int]]) -> dict[str, dict]:
+    def std(kind: str) -> int:
+        return fac.get(kind, {}).get("standard", 0)
+
+    no_data = {"ok": None, "reason": "登记库无此项数据 / no data in the registry"}
+    school = fac.get("school")
+    return {
+        "road": {"ok": access["connected"], "reason": access["reason"] or "通硬化路 / connected"},
+        "activity_room_clinic": {
+            "ok": std("activity_room") > 0 and std("clinic") > 0,
+            "reason": f"达标活动室 {std('activity_room')} 个，达标卫生室 {std('clinic')} 个 / standard activity rooms {std('activity_room')}, clinics {std('clinic')}",
+        },
+        "telecom": {
+            "ok": fac.get("telecom", {}).get("count", 0) > 0,
+            "reason": f"通讯设施 {fac.get('telecom', {}).get('count', 0)} 处 / telecom sites",
+        },
+        "industry_association": no_data,
+        "pillar_industry": no_data,
+        "school": {
+            "ok": school is None or school["standard"] == school["count"],
+            "reason": "无村小（不适用）/ no village school"
+            if school is None
+            else f"村小 {school['count']} 所，达标 {school['standard']} 所 / schools, to standard",
+        },
+        "committee": no_data,
+    }
+
+
+def run_coverage(conn: Connection, settings: CoverageSettings) -> dict:
+    """Rules 1–5 and the village checks for every village, with township and county summaries."""
+    base = run_road_access(conn, settings)
+    srid = base["metric_srid"]
+    hh = rules.load_households(conn, srid)
+    covered, per_point = rules.water_access(conn, srid, hh, settings.water_distance_m, settings.pipe_distance_m)
+    near_road = rules.rural_access(load_roads(conn, srid, settings), hh, settings.rai_distance_m)
+    frame = pd.DataFrame({"village": hh.village, "members": hh.members, "covered": covered, "near_road": near_road})
+    frame["members_near"] = frame["members"] * frame["near_road"]
+    per_village = frame.groupby("village").agg(
+        households=("covered", "size"),
+        households_covered=("covered", "sum"),
+        population=("members", "sum"),
+        population_within_2km=("members_near", "sum"),
+    )
+    fac = rules.facilities(conn)
+    land = rules.farmland(conn)
+    summary: dict[str, dict[str, Any]] = {}
+    for v in base["villages"]:
+        row = per_village.loc[v["code"]] if v["code"] in per_village.index else None
+        water = {
+            "households": int(row.households) if row is not None else 0,
+            "households_covered": int(row.households_covered) if row is not None else 0,
+        }
+        rai = {
+            "population": int(row.population) if row is not None else 0,
+            "population_within_2km": int(row.population_within_2km) if row is not None else 0,
+        }
+        steep = land.get(v["code"], {}).get("g5", {"mu": 0.0, "converted_mu": 0.0})
+        v.update(
+            water=water,
+            rai=rai,
+            facilities=fac.get(v["code"], {}),
+            farmland={
+                "by_grade": land.get(v["code"], {}),
+                "steep_mu": steep["mu"],
+                "steep_converted_mu": steep["converted_mu"],
+            },
+            checks=_checks(v["road_access"], fac.get(v["code"], {})),
+        )
+        for key in (v["code"][:9], v["code"][:6]):
+            s = summary.setdefault(
+                key,
+                {
+                    "villages": 0,
+                    "connected": 0,
+                    "gap_m": 0.0,
+                    "households": 0,
+                    "households_covered": 0,
+                    "population": 0,
+                    "population_within_2km": 0,
+                    "steep_mu": 0.0,
+                    "steep_converted_mu": 0.0,
+                },
+            )
+            s["villages"] += 1
+            s["connected"] += v["road_access"]["connected"]
+            s["gap_m"] += v["road_access"]["gap_m"] or 0.0
+            for k in ("households", "households_covered"):
+                s[k] += water[k]
+            for k in ("population", "population_within_2km"):
+                s[k] += rai[k]
+            s["steep_mu"] += steep["mu"]
+            s["steep_converted_mu"] += steep["converted_mu"]
+    for s in summary.values():
+        s["rai"] = round(s["population_within_2km"] / s["population"], 4) if s["population"] else None
+        s["water_share"] = round(s["households_covered"] / s["households"], 4) if s["households"] else None
+        for k in ("gap_m", "steep_mu", "steep_converted_mu"):
+            s[k] = round(s[k], 1)
+    base["summary"] = dict(sorted(summary.items()))
+    base["water_points"] = per_point.to_dict(orient="records")
+    base["rules"] = settings.model_dump()
+    return base

@@ -1,0 +1,112 @@
+"""Rules 2–5 on the demo county, checked against independent PostGIS computations."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Connection, text
+
+from fupin_gis.coverage import rules
+from fupin_gis.coverage.run import load_roads, run_coverage
+from fupin_gis.demo import DemoCounty
+from fupin_gis.settings import CoverageSettings
+
+SRID = 4545
+
+
+@pytest.fixture(scope="module")
+def result(demo: DemoCounty, engine) -> dict:  # noqa: ANN001
+    with engine.connect() as conn:
+        return run_coverage(conn, CoverageSettings(pipe_distance_m=0.0))
+
+
+def _metric_tables(conn: Connection) -> None:
+    """Indexed metric copies for the reference queries (dropped with the test's transaction)."""
+    for name, sql in (
+        ("m_households", "SELECT id, ST_Transform(geom, 4545) AS g FROM households"),
+        (
+            "m_water",
+            "SELECT id, ST_Transform(geom, 4545) AS g FROM water_points WHERE coalesce(safe, false) AND coalesce(working, true) AND status IN ('existing', 'completed')",
+        ),
+        (
+            "m_roads",
+            "SELECT id, ST_Transform(geom, 4545) AS g FROM roads WHERE surface = 'hardened' AND coalesce(width_m >= 3.5, true) AND status IN ('existing', 'completed')",
+        ),
+    ):
+        conn.execute(text(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {sql}"))
+        conn.execute(text(f"CREATE INDEX ON {name} USING gist (g)"))
+        conn.execute(text(f"ANALYZE {name}"))
+
+
+def test_water_access_equals_st_dwithin_household_for_household(demo: DemoCounty, conn: Connection) -> None:
+    _metric_tables(conn)
+    hh = rules.load_households(conn, SRID)
+    covered, per_point = rules.water_access(conn, SRID, hh, 800.0, 0.0)
+    expected = set(
+        conn.execute(
+            text(
+                "SELECT h.id FROM m_households h WHERE EXISTS (SELECT 1 FROM m_water w WHERE ST_DWithin(w.g, h.g, 800))"
+            )
+        ).scalars()
+    )
+    assert set(hh.id[covered]) == expected
+    assert 0 < len(expected) < len(hh.id)  # some households really lack water in the demo
+    # crucialness: a point's sole-source households are within its reach
+    assert (per_point["households_sole_source"] <= per_point["households_in_reach"]).all()
+    assert (
+        per_point["households_sole_source"].sum()
+        == conn.execute(
+            text(
+                "SELECT count(*) FROM (SELECT h.id FROM m_households h JOIN m_water w ON ST_DWithin(w.g, h.g, 800) GROUP BY h.id HAVING count(*) = 1) s"
+            )
+        ).scalar_one()
+    )
+
+
+def test_rural_access_index_equals_st_dwithin(demo: DemoCounty, conn: Connection) -> None:
+    _metric_tables(conn)
+    hh = rules.load_households(conn, SRID)
+    within = rules.rural_access(
+        load_roads(conn, SRID, CoverageSettings()), hh, 300.0
+    )  # 300 m: a test that can fail here
+    expected = set(
+        conn.execute(
+            text(
+                "SELECT h.id FROM m_households h WHERE EXISTS (SELECT 1 FROM m_roads r WHERE ST_DWithin(r.g, h.g, 300))"
+            )
+        ).scalars()
+    )
+    assert set(hh.id[within]) == expected and 0 < len(expected) < len(hh.id)
+
+
+def test_village_figures_add_up(result: dict, conn: Connection) -> None:
+    county = result["summary"]["511921"]
+    assert county["households"] == conn.execute(text("SELECT count(*) FROM households")).scalar_one()
+    assert county["population"] == conn.execute(text("SELECT sum(members) FROM households")).scalar_one()
+    assert sum(v["water"]["households_covered"] for v in result["villages"]) == county["households_covered"]
+    townships = [k for k in result["summary"] if len(k) == 9]
+    assert len(townships) == 10 and sum(result["summary"][t]["villages"] for t in townships) == 45
+
+
+def test_steep_farmland_and_facilities(result: dict, conn: Connection) -> None:
+    steep = conn.execute(
+        text("SELECT sum(ST_Area(geom::geography)) / 666.6667 FROM slope_farmland WHERE slope_grade = 'g5'")
+    ).scalar_one()
+    assert result["summary"]["511921"]["steep_mu"] == pytest.approx(steep, abs=0.5)
+    no_clinic = conn.execute(
+        text(
+            "SELECT count(*) FROM villages v WHERE NOT EXISTS (SELECT 1 FROM facilities f WHERE f.village_code = v.code AND f.kind = 'clinic' AND f.meets_standard AND f.status IN ('existing', 'completed'))"
+        )
+    ).scalar_one()
+    failing = sum(1 for v in result["villages"] if v["facilities"].get("clinic", {}).get("standard", 0) == 0)
+    assert failing == no_clinic
+    item = result["villages"][0]["checks"]
+    assert set(item) == {
+        "road",
+        "activity_room_clinic",
+        "telecom",
+        "industry_association",
+        "pillar_industry",
+        "school",
+        "committee",
+    }
+    assert item["industry_association"]["ok"] is None
