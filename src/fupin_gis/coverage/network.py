@@ -55,25 +55,27 @@ def _split_points(rows: RoadRows, tol: float) -> dict[int, list[float]]:
     # Crossings without a shared vertex, unless a bridge/tunnel is involved.
     a, b = tree.query(lines, predicate="crosses")
     keep = (a < b) & ~rows.crossing_free[a] & ~rows.crossing_free[b]
-    for i, j in zip(a[keep], b[keep], strict=True):
-        pts = shapely.get_parts(shapely.intersection(lines[i], lines[j]))
-        for p in pts:
-            if p.geom_type != "Point":
-                continue
-            cuts.setdefault(int(i), []).append(float(shapely.line_locate_point(lines[i], p)))
-            cuts.setdefault(int(j), []).append(float(shapely.line_locate_point(lines[j], p)))
+    ia, ib = a[keep], b[keep]
+    if len(ia):
+        crossing = shapely.intersection(lines[ia], lines[ib])
+        parts, owner = shapely.get_parts(crossing, return_index=True)
+        is_point = shapely.get_type_id(parts) == 0
+        parts, owner = parts[is_point], owner[is_point]
+        for side in (ia, ib):
+            d = shapely.line_locate_point(lines[side[owner]], parts)
+            for line, dist in zip(side[owner], d, strict=True):
+                cuts.setdefault(int(line), []).append(float(dist))
     # Ends that stop on (or within tol of) another road's side.
     ends = np.concatenate([shapely.get_point(lines, 0), shapely.get_point(lines, -1)])
     owner = np.concatenate([np.arange(len(lines)), np.arange(len(lines))])
     e_idx, l_idx = tree.query(ends, predicate="dwithin", distance=tol)
-    other = owner[e_idx] != l_idx
-    for e, line in zip(e_idx[other], l_idx[other], strict=True):
-        if rows.crossing_free[line]:
-            continue
-        d = float(shapely.line_locate_point(lines[line], ends[e]))
-        length = float(lines[line].length)
-        if tol < d < length - tol:  # near an end it is an ordinary junction, snapped below
-            cuts.setdefault(int(line), []).append(d)
+    other = (owner[e_idx] != l_idx) & ~rows.crossing_free[l_idx]
+    e_idx, l_idx = e_idx[other], l_idx[other]
+    d = shapely.line_locate_point(lines[l_idx], ends[e_idx])
+    length = shapely.length(lines[l_idx])
+    inside = (d > tol) & (d < length - tol)  # near an end it is an ordinary junction, snapped below
+    for line, dist in zip(l_idx[inside], d[inside], strict=True):
+        cuts.setdefault(int(line), []).append(float(dist))
     return cuts
 
 

@@ -13,12 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from fupin_gis.coverage.network import Network
-
-# Usable edges cost this per metre: ties go to the shorter route, yet never outweigh a gap.
-EPSILON = 1e-7
 
 
 @dataclass
@@ -125,24 +122,42 @@ def _graph(net: Network, weight: np.ndarray, mask: np.ndarray) -> tuple[csr_matr
 
 
 def road_access(net: Network, villages: list[Seat], townships: list[Seat], access_m: float = 500.0) -> list[Access]:
-    """Rule 1 for every village (see the module docstring)."""
+    """Rule 1 for every village (see the module docstring).
+
+    The usable network is contracted into its connected components: a village in the township
+    seat's component is connected (distance by a Dijkstra bounded to the township's
+    neighbourhood); otherwise its gap is a shortest path in the small graph whose nodes are
+    components and whose edges are the unusable roads between them.
+    """
     seats = villages + townships
     net, node_of, leg = _attach(net, seats, access_m)
-    v_node, t_node = (
-        node_of[: len(villages)],
-        dict(zip((t.code for t in townships), node_of[len(villages) :], strict=True)),
-    )
+    v_node = node_of[: len(villages)]
+    t_node = dict(zip((t.code for t in townships), node_of[len(villages) :], strict=True))
     t_leg = dict(zip((t.code for t in townships), leg[len(villages) :], strict=True))
-    cost = np.where(net.usable, net.length * EPSILON, net.length)
-    cost_graph, cost_edges = _graph(net, cost, np.ones(len(net.u), dtype=bool))
+    t_xy = {t.code: np.asarray(t.xy, dtype=float) for t in townships}
     use_graph, _ = _graph(net, net.length, net.usable)
+    n_comp, comp = connected_components(use_graph, directed=False)
+    # Contracted graph: components joined by unusable edges (the cheapest per pair).
+    bad = np.flatnonzero(~net.usable & (comp[net.u] != comp[net.v]))
+    best: dict[tuple[int, int], int] = {}
+    for e in bad[np.argsort(net.length[bad], kind="stable")]:
+        a, b = int(comp[net.u[e]]), int(comp[net.v[e]])
+        best.setdefault((min(a, b), max(a, b)), int(e))
+    ce = np.array(list(best.values()), dtype=int)
+    if len(ce):
+        ca, cb = comp[net.u[ce]], comp[net.v[ce]]
+        gap_graph = csr_matrix(
+            (np.r_[net.length[ce], net.length[ce]], (np.r_[ca, cb], np.r_[cb, ca])), shape=(n_comp, n_comp)
+        )
+    else:
+        gap_graph = csr_matrix((n_comp, n_comp))
     results: list[Access] = []
     by_township: dict[str | None, list[int]] = {}
     for i, v in enumerate(villages):
         by_township.setdefault(v.township, []).append(i)
     for town, members in by_township.items():
         source = t_node.get(town) if town is not None else None
-        if source is None:
+        if source is None or town is None:
             for i in members:
                 why = (
                     "乡镇驻地不在路网可达范围 / township seat too far from any road"
@@ -151,11 +166,19 @@ def road_access(net: Network, villages: list[Seat], townships: list[Seat], acces
                 )
                 results.append(Access(villages[i].code, False, None, None, access_m=(leg[i], None), reason=why))
             continue
-        d_use = dijkstra(use_graph, directed=False, indices=source)
-        d_cost, pred = dijkstra(cost_graph, directed=False, indices=source, return_predecessors=True)
+        spread = max(float(np.hypot(*(np.asarray(villages[i].xy) - t_xy[town]))) for i in members)
+        same = [i for i in members if v_node[i] is not None and comp[v_node[i]] == comp[source]]
+        d_use = np.full(net.n_nodes, np.inf)
+        if same:
+            d_use = dijkstra(use_graph, directed=True, indices=source, limit=4 * spread + 10_000)
+            if not all(np.isfinite(d_use[v_node[i]]) for i in same):  # a detour beyond the bound
+                d_use = dijkstra(use_graph, directed=True, indices=source)
+        others = [i for i in members if v_node[i] is not None and comp[v_node[i]] != comp[source]]
+        if others:
+            d_gap, pred = dijkstra(gap_graph, directed=True, indices=comp[source], return_predecessors=True)
         for i in members:
             node = v_node[i]
-            legs = (leg[i], t_leg.get(town) if town is not None else None)
+            legs = (leg[i], t_leg.get(town))
             if node is None:
                 results.append(
                     Access(
@@ -167,11 +190,9 @@ def road_access(net: Network, villages: list[Seat], townships: list[Seat], acces
                         reason=f"村委会驻地 {access_m:.0f} 米内无道路 / no road within {access_m:.0f} m of the seat",
                     )
                 )
-                continue
-            if np.isfinite(d_use[node]):
+            elif comp[node] == comp[source]:
                 results.append(Access(villages[i].code, True, float(d_use[node]), 0.0, access_m=legs))
-                continue
-            if not np.isfinite(d_cost[node]):
+            elif not np.isfinite(d_gap[comp[node]]):
                 results.append(
                     Access(
                         villages[i].code,
@@ -182,21 +203,26 @@ def road_access(net: Network, villages: list[Seat], townships: list[Seat], acces
                         reason="与乡镇驻地之间没有任何道路 / no road path to the township seat",
                     )
                 )
-                continue
-            gap, roads, pieces = 0.0, [], []
-            at = node
-            while at != source:
-                prev = int(pred[at])
-                e = cost_edges[(min(at, prev), max(at, prev))]
-                if not net.usable[e]:
-                    gap += float(net.length[e])
+            else:
+                roads, pieces = [], []
+                at = int(comp[node])
+                while at != comp[source]:
+                    prev = int(pred[at])
+                    e = best[(min(at, prev), max(at, prev))]
                     roads.append(int(net.road_id[e]))
                     pieces.append(net.geom[e])
-                at = prev
-            results.append(
-                Access(
-                    villages[i].code, False, None, gap, list(dict.fromkeys(roads)), pieces, legs, "需硬化 / to harden"
+                    at = prev
+                results.append(
+                    Access(
+                        villages[i].code,
+                        False,
+                        None,
+                        float(d_gap[comp[node]]),
+                        list(dict.fromkeys(roads)),
+                        pieces,
+                        legs,
+                        "需硬化 / to harden",
+                    )
                 )
-            )
     order = {v.code: k for k, v in enumerate(villages)}
     return sorted(results, key=lambda a: order[a.code])

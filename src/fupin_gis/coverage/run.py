@@ -75,10 +75,11 @@ def _access_json(a: Access) -> dict:
     }
 
 
-def run_road_access(conn: Connection, settings: CoverageSettings) -> dict:
+def run_road_access(conn: Connection, settings: CoverageSettings, roads: RoadRows | None = None) -> dict:
     """Rule 1 for every village, with township and county summaries."""
     srid = metric_srid(conn, settings)
-    net = build_network(load_roads(conn, srid, settings), settings.snap_tolerance_m)
+    roads = roads if roads is not None else load_roads(conn, srid, settings)
+    net = build_network(roads, settings.snap_tolerance_m)
     villages, townships, names = load_seats(conn, srid)
     results = road_access(net, villages, townships, settings.access_distance_m) if villages else []
     out = []
@@ -142,11 +143,12 @@ def _checks(access: dict, fac: dict[str, dict[str, int]]) -> dict[str, dict]:
 
 def run_coverage(conn: Connection, settings: CoverageSettings) -> dict:
     """Rules 1–5 and the village checks for every village, with township and county summaries."""
-    base = run_road_access(conn, settings)
-    srid = base["metric_srid"]
+    srid = metric_srid(conn, settings)
+    roads = load_roads(conn, srid, settings)
+    base = run_road_access(conn, settings, roads)
     hh = rules.load_households(conn, srid)
     covered, per_point = rules.water_access(conn, srid, hh, settings.water_distance_m, settings.pipe_distance_m)
-    near_road = rules.rural_access(load_roads(conn, srid, settings), hh, settings.rai_distance_m)
+    near_road = rules.rural_access(roads, hh, settings.rai_distance_m)
     frame = pd.DataFrame({"village": hh.village, "members": hh.members, "covered": covered, "near_road": near_road})
     frame["members_near"] = frame["members"] * frame["near_road"]
     per_village = frame.groupby("village").agg(
