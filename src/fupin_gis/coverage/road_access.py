@@ -121,6 +121,10 @@ def _graph(net: Network, weight: np.ndarray, mask: np.ndarray) -> tuple[csr_matr
     return csr_matrix((data, (rows, cols)), shape=(n, n)), best
 
 
+def _unreachable(code: str, legs: tuple[float | None, float | None], reason: str) -> Access:
+    return Access(code, False, None, None, access_m=legs, reason=reason)
+
+
 def road_access(net: Network, villages: list[Seat], townships: list[Seat], access_m: float = 500.0) -> list[Access]:
     """Rule 1 for every village (see the module docstring).
 
@@ -164,7 +168,7 @@ def road_access(net: Network, villages: list[Seat], townships: list[Seat], acces
                     if town in t_node
                     else "未找到乡镇驻地 / no township seat"
                 )
-                results.append(Access(villages[i].code, False, None, None, access_m=(leg[i], None), reason=why))
+                results.append(_unreachable(villages[i].code, (leg[i], None), why))
             continue
         spread = max(float(np.hypot(*(np.asarray(villages[i].xy) - t_xy[town]))) for i in members)
         same = [i for i in members if v_node[i] is not None and comp[v_node[i]] == comp[source]]
@@ -180,27 +184,14 @@ def road_access(net: Network, villages: list[Seat], townships: list[Seat], acces
             node = v_node[i]
             legs = (leg[i], t_leg.get(town))
             if node is None:
-                results.append(
-                    Access(
-                        villages[i].code,
-                        False,
-                        None,
-                        None,
-                        access_m=legs,
-                        reason=f"村委会驻地 {access_m:.0f} 米内无道路 / no road within {access_m:.0f} m of the seat",
-                    )
-                )
+                why = f"村委会驻地 {access_m:.0f} 米内无道路 / no road within {access_m:.0f} m of the seat"
+                results.append(_unreachable(villages[i].code, legs, why))
             elif comp[node] == comp[source]:
                 results.append(Access(villages[i].code, True, float(d_use[node]), 0.0, access_m=legs))
             elif not np.isfinite(d_gap[comp[node]]):
                 results.append(
-                    Access(
-                        villages[i].code,
-                        False,
-                        None,
-                        None,
-                        access_m=legs,
-                        reason="与乡镇驻地之间没有任何道路 / no road path to the township seat",
+                    _unreachable(
+                        villages[i].code, legs, "与乡镇驻地之间没有任何道路 / no road path to the township seat"
                     )
                 )
             else:
