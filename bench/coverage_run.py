@@ -35,8 +35,8 @@ def main() -> None:
         f"Coverage run, {args.scale} scale",
         f"`.venv/bin/python bench/coverage_run.py --scale {args.scale}` — rules 1–5 and the village checks, "
         "interpreter start-up included. Goal (issue 4): the full county run within 15 s; the pgRouting "
-        "comparison is not written yet.\\n\\n"
-        "| scale | villages | network edges | villages connected | wall time | peak memory |\\n|---|---|---|---|---|---|\\n"
+        "comparison is not written yet.\n\n"
+        "| scale | villages | network edges | villages connected | wall time | peak memory |\n|---|---|---|---|---|---|\n"
         + line,
     )
 

@@ -302,25 +302,33 @@ def rollback_cmd(batch: Annotated[int, typer.Argument(help="batch id (see `fupin
 
 
 @coverage_app.command("run")
-def coverage_run(as_json: Annotated[bool, typer.Option("--json", help="print only JSON")] = False) -> None:
-    """Run the coverage rules (1–5 and the village checks) on the current data."""
-    from fupin_gis.coverage.run import run_coverage
+def coverage_run(
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="TOML file of rule settings (snap_tolerance_m, water_distance_m …)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print only JSON")] = False,
+) -> None:
+    """Run the coverage rules (1–5 and the village checks) and store the result as a snapshot."""
+    from fupin_gis.coverage.snapshots import create_run, rules_from_file
     from fupin_gis.db.engine import make_engine
 
     settings = _settings()
-    with console.status("计算 / computing…"), make_engine(settings).connect() as conn:
-        result = run_coverage(conn, settings.coverage)
+    try:
+        rule_settings = rules_from_file(rules, settings.coverage) if rules else settings.coverage
+        with console.status("计算 / computing…"):
+            result = create_run(make_engine(settings), rule_settings)
+    except FupinError as exc:
+        raise _fail(exc) from exc
     if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False))
+        typer.echo(json.dumps(result, ensure_ascii=False, default=str))
         return
     table = Table(
         "村 village", "代码 code", "通硬化路", "路网距离 km", "需硬化 m", "安全饮水户", "2公里内人口", ">25°未退耕亩"
     )
     for v in result["villages"]:
-        ra = v["road_access"]
+        ra, w, r, f = v["road_access"], v["water"], v["rai"], v["farmland"]
         km = "" if ra["network_distance_m"] is None else f"{ra['network_distance_m'] / 1000:.1f}"
         gap = "" if ra["gap_m"] is None else f"{ra['gap_m']:.0f}"
-        w, r, f = v["water"], v["rai"], v["farmland"]
         table.add_row(
             v["name"],
             v["code"],
@@ -332,6 +340,44 @@ def coverage_run(as_json: Annotated[bool, typer.Option("--json", help="print onl
             f"{f['steep_mu'] - f['steep_converted_mu']:.0f}",
         )
     Console().print(table)
+    typer.echo(f"运行 run {result['run_id']}")
+
+
+@coverage_app.command("show")
+def coverage_show(
+    run: Annotated[int, typer.Argument(help="run id (see `fupin-gis coverage runs`)")],
+    village: Annotated[str | None, typer.Option("--village", help="one village's 12-digit code")] = None,
+) -> None:
+    """Print a stored run (summary and villages) or one village of it, as JSON."""
+    from fupin_gis.coverage.snapshots import get_run
+    from fupin_gis.db.engine import make_engine
+
+    try:
+        typer.echo(json.dumps(get_run(make_engine(_settings()), run, village), ensure_ascii=False, default=str))
+    except FupinError as exc:
+        raise _fail(exc) from exc
+
+
+@coverage_app.command("runs")
+def coverage_runs() -> None:
+    """List stored runs, newest first."""
+    from fupin_gis.coverage.snapshots import list_runs
+    from fupin_gis.db.engine import make_engine
+
+    for r in list_runs(make_engine(_settings())):
+        typer.echo(f"{r['id']:>5}  {r['created_at']:%Y-%m-%d %H:%M}  data version {r['data_version']}")
+
+
+@coverage_app.command("diff")
+def coverage_diff(run_a: Annotated[int, typer.Argument()], run_b: Annotated[int, typer.Argument()]) -> None:
+    """What changed, village by village, between two runs (JSON)."""
+    from fupin_gis.coverage.snapshots import diff_runs
+    from fupin_gis.db.engine import make_engine
+
+    try:
+        typer.echo(json.dumps(diff_runs(make_engine(_settings()), run_a, run_b), ensure_ascii=False, default=str))
+    except FupinError as exc:
+        raise _fail(exc) from exc
 
 
 @app.command("serve")

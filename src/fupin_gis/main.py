@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from fupin_gis import __version__
-from fupin_gis.api.routes import health, imports, layers, pages
+from fupin_gis.api.routes import coverage, health, imports, layers, pages
 from fupin_gis.catalog import load_catalog
 from fupin_gis.db.engine import make_engine
 from fupin_gis.errors import FupinError, status_code
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(imports.router)
+    app.include_router(coverage.router)
     app.include_router(pages.router)
     app.mount("/vendor", StaticFiles(directory=settings.web_dir / "node_modules", check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static", check_dir=False), name="static")

@@ -144,11 +144,37 @@ def history_table(metadata: MetaData) -> Table:
     )
 
 
+def coverage_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """Coverage snapshots: one row a run, one row a village of a run."""
+    runs = Table(
+        "coverage_runs",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("data_version", BigInteger, comment="the newest batch when the run started"),
+        Column("rules", JSONB, nullable=False),
+        Column("summary", JSONB, nullable=False),
+        Column("network", JSONB),
+        comment="覆盖分析运行",
+    )
+    villages = Table(
+        "coverage_villages",
+        metadata,
+        Column("run_id", BigInteger, ForeignKey("coverage_runs.id", ondelete="CASCADE"), primary_key=True),
+        Column("code", Text, primary_key=True),
+        Column("name", Text),
+        Column("result", JSONB, nullable=False),
+        comment="覆盖分析结果（村）",
+    )
+    return runs, villages
+
+
 def build_metadata(catalog: Catalog) -> MetaData:
     """All tables: the system tables, then one per catalog layer."""
     metadata = MetaData(naming_convention=NAMING)
     batches_table(metadata)
     history_table(metadata)
+    coverage_tables(metadata)
     for spec in catalog.ordered():
         layer_table(spec, catalog, metadata)
     return metadata

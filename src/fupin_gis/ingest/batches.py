@@ -39,10 +39,12 @@ def promote(
     seat_mode: bool,
     batch: int | None,
     direct: int,
+    supplied: list[str],
 ) -> None:
     """Finish the batch: upsert the staged rows (history kept), count, store the report.
 
     ``direct`` rows were already copied into the layer; only staged rows remain to promote.
+    ``supplied`` are the fields the file carries (mapped or set): an upsert changes only those.
     """
     if batch is None:
         batch = open_batch(conn, spec, report, username)
@@ -56,7 +58,7 @@ def promote(
             ),
             {"b": batch, "l": spec.name},
         )
-        compare = [spec.seat.name] if seat_mode and spec.seat else ["geom", *spec.field_names]
+        compare = [spec.seat.name] if seat_mode and spec.seat else ["geom", *supplied]
         counts = ", ".join(
             f"count(*) FILTER (WHERE NOT ST_Equals(t.{c}, s.{c}) OR (t.{c} IS NULL) <> (s.{c} IS NULL))"
             if c in ("geom", spec.seat.name if spec.seat else "")
@@ -85,8 +87,11 @@ def promote(
         names = ", ".join(cols)
         select = f"SELECT {names}, :b FROM _stage ORDER BY _file, _feature"
         if key is not None:
+            # Only what the file supplies is updated: a survey of codes and statuses keeps the names.
+            kept = ["geom", *supplied]
             updates = (
-                ", ".join(f"{c} = EXCLUDED.{c}" for c in cols) + ", batch_id = EXCLUDED.batch_id, updated_at = now()"
+                ", ".join(f"{c} = EXCLUDED.{c}" for c in kept)
+                + f", extra = {spec.name}.extra || EXCLUDED.extra, batch_id = EXCLUDED.batch_id, updated_at = now()"
             )
             sql = f"INSERT INTO {spec.name} ({names}, batch_id) {select} ON CONFLICT ({key}) DO UPDATE SET {updates} RETURNING (xmax = 0) AS inserted"
             flags = [r[0] for r in conn.execute(text(sql), {"b": batch})]

@@ -281,7 +281,8 @@ def run_import(
             if not report.ok or options.dry_run:
                 trans.rollback()
                 return report
-            batches.promote(conn, spec, report, options.username, seat_mode, batch, stager.direct)
+            supplied = [f for f in spec.field_names if any(f in src.mapping.values() for src in report.sources)]
+            batches.promote(conn, spec, report, options.username, seat_mode, batch, stager.direct, supplied)
     return report
 
 

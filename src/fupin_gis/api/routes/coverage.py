@@ -1,0 +1,46 @@
+"""``/api/coverage``: run the rules, read stored runs, compare two."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from fupin_gis.api.deps import EngineDep, SettingsDep
+from fupin_gis.coverage.snapshots import create_run, diff_runs, get_run, list_runs
+
+router = APIRouter(prefix="/api/coverage", tags=["coverage"])
+
+
+@router.post("/runs", status_code=201)
+def new_run(engine: EngineDep, settings: SettingsDep) -> dict:
+    """Compute every rule on the current data and store the snapshot."""
+    return create_run(engine, settings.coverage)
+
+
+@router.get("/runs")
+def runs(engine: EngineDep) -> list[dict]:
+    """Stored runs, newest first."""
+    return list_runs(engine)
+
+
+@router.get("/runs/{run_id}")
+def one_run(run_id: int, engine: EngineDep) -> dict:
+    """A stored run: summary and every village."""
+    return get_run(engine, run_id)
+
+
+@router.get("/runs/{run_id}/villages/{code}")
+def one_village(run_id: int, code: str, engine: EngineDep) -> dict:
+    """One village of a stored run."""
+    return get_run(engine, run_id, code)
+
+
+@router.get("/diff")
+def diff(
+    engine: EngineDep,
+    a: Annotated[int, Query(description="earlier run id")],
+    b: Annotated[int, Query(description="later run id")],
+) -> dict:
+    """What changed village by village between runs ``a`` and ``b``."""
+    return diff_runs(engine, a, b)

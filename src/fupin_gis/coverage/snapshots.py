@@ -1,0 +1,141 @@
+"""Coverage snapshots: store a run with its rules and data version, read it back, compare two."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from fupin_gis.coverage.run import run_coverage
+from fupin_gis.errors import InvalidInput, NotFound
+from fupin_gis.settings import CoverageSettings
+
+
+def rules_from_file(path: Path, base: CoverageSettings) -> CoverageSettings:
+    """Rule settings from a TOML file (keys of ``CoverageSettings``) over ``base``."""
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+        return base.model_validate({**base.model_dump(), **data})
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise InvalidInput(
+            f"规则文件 {path.name} 无效：{exc}", f"invalid rules file {path.name}: {exc}", file=path.name
+        ) from exc
+
+
+def create_run(engine: Engine, settings: CoverageSettings) -> dict[str, Any]:
+    """Compute every rule and store the result as a snapshot; returns the result with ``run_id``."""
+    with engine.begin() as conn:
+        version = conn.execute(text("SELECT coalesce(max(id), 0) FROM batches")).scalar_one()
+        result = run_coverage(conn, settings)
+        run_id = conn.execute(
+            text(
+                "INSERT INTO coverage_runs (data_version, rules, summary, network) VALUES (:v, CAST(:r AS jsonb), CAST(:s AS jsonb), CAST(:n AS jsonb)) RETURNING id, created_at"
+            ),
+            {
+                "v": version,
+                "r": json.dumps(result["rules"]),
+                "s": json.dumps(result["summary"], ensure_ascii=False),
+                "n": json.dumps(result["network"]),
+            },
+        ).one()
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur, cur.copy("COPY coverage_villages (run_id, code, name, result) FROM STDIN") as copy:
+            for v in result["villages"]:
+                copy.write_row((run_id.id, v["code"], v["name"], json.dumps(v, ensure_ascii=False)))
+    result["run_id"] = run_id.id
+    result["created_at"] = run_id.created_at.isoformat()
+    result["data_version"] = version
+    return result
+
+
+def list_runs(engine: Engine) -> list[dict[str, Any]]:
+    """Every snapshot, newest first (without village rows)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, created_at, data_version, rules, network FROM coverage_runs ORDER BY id DESC")
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def get_run(engine: Engine, run_id: int, village: str | None = None) -> dict[str, Any]:
+    """One snapshot (summary and villages), or one village of it."""
+    with engine.connect() as conn:
+        run = (
+            conn.execute(
+                text("SELECT id, created_at, data_version, rules, summary, network FROM coverage_runs WHERE id = :r"),
+                {"r": run_id},
+            )
+            .mappings()
+            .one_or_none()
+        )
+        if run is None:
+            raise NotFound(f"没有覆盖分析运行 {run_id}", f"No coverage run {run_id}", run=run_id)
+        if village is not None:
+            row = conn.execute(
+                text("SELECT result FROM coverage_villages WHERE run_id = :r AND code = :c"),
+                {"r": run_id, "c": village},
+            ).scalar_one_or_none()
+            if row is None:
+                raise NotFound(
+                    f"运行 {run_id} 中没有村 {village}",
+                    f"No village {village} in run {run_id}",
+                    run=run_id,
+                    village=village,
+                )
+            return {"run_id": run_id, "village": row}
+        villages = (
+            conn.execute(text("SELECT result FROM coverage_villages WHERE run_id = :r ORDER BY code"), {"r": run_id})
+            .scalars()
+            .all()
+        )
+    return {
+        "run_id": run["id"],
+        "created_at": run["created_at"].isoformat(),
+        "data_version": run["data_version"],
+        "rules": run["rules"],
+        "summary": run["summary"],
+        "network": run["network"],
+        "villages": list(villages),
+    }
+
+
+def _facts(v: dict[str, Any]) -> dict[str, Any]:
+    ra = v["road_access"]
+    return {
+        "connected": ra["connected"],
+        "gap_m": ra["gap_m"],
+        "households_covered": v.get("water", {}).get("households_covered"),
+        "population_within_2km": v.get("rai", {}).get("population_within_2km"),
+        **{f"check_{k}": c["ok"] for k, c in v.get("checks", {}).items()},
+    }
+
+
+def diff_runs(engine: Engine, run_a: int, run_b: int) -> dict[str, Any]:
+    """What changed village by village between two snapshots."""
+    a, b = get_run(engine, run_a), get_run(engine, run_b)
+    before = {v["code"]: v for v in a["villages"]}
+    changes = []
+    for v in b["villages"]:
+        old = before.pop(v["code"], None)
+        if old is None:
+            changes.append({"code": v["code"], "name": v["name"], "change": "added"})
+            continue
+        fa, fb = _facts(old), _facts(v)
+        delta = {k: {"from": fa.get(k), "to": fb[k]} for k in fb if fa.get(k) != fb[k]}
+        if delta:
+            changes.append({"code": v["code"], "name": v["name"], "change": "changed", "fields": delta})
+    changes.extend({"code": code, "name": v["name"], "change": "removed"} for code, v in before.items())
+    newly = sum(1 for c in changes if c.get("fields", {}).get("connected", {}).get("to") is True)
+    lost = sum(1 for c in changes if c.get("fields", {}).get("connected", {}).get("to") is False)
+    return {
+        "from": run_a,
+        "to": run_b,
+        "villages_changed": len(changes),
+        "newly_connected": newly,
+        "no_longer_connected": lost,
+        "changes": changes,
+    }
