@@ -343,6 +343,36 @@ def coverage_run(
     typer.echo(f"运行 run {result['run_id']}")
 
 
+@coverage_app.command("plan")
+def coverage_plan(
+    plan: Annotated[
+        Path | None, typer.Option("--plan", help="plan file (TOML); default: the shipped 2009–2011 plan")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print only JSON")] = False,
+) -> None:
+    """Rule 7: the plan's targets against what the registry measures (by year and township)."""
+    from fupin_gis.coverage.plan import load_plan, measure
+    from fupin_gis.db.engine import make_engine
+
+    settings = _settings()
+    catalog = load_catalog(settings.catalog_dir)
+    try:
+        parsed = load_plan(plan or settings.plan_file, catalog)
+        with make_engine(settings).connect() as conn:
+            result = measure(conn, parsed, catalog)
+    except FupinError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    table = Table("项目 item", "计划 planned", "完成 done", "单位 unit", "完成率 share")
+    for i in result["items"]:
+        done = "无数据 / n/a" if i["done"] is None else f"{i['done']:,.1f}"
+        share = "" if i["share"] is None else f"{i['share']:.0%}"
+        table.add_row(i["label"], f"{i['planned']:,.1f}", done, i["unit"], share)
+    Console().print(table)
+
+
 @coverage_app.command("show")
 def coverage_show(
     run: Annotated[int, typer.Argument(help="run id (see `fupin-gis coverage runs`)")],

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     coverage: CoverageSettings = CoverageSettings()
     catalog_dir: Path = Field(default_factory=lambda: data_dir("layers"))
+    plan_file: Path = Field(
+        default_factory=lambda: data_dir("plans") / "tongjiang-2009-2011.toml", description="Rule 7's plan."
+    )
     web_dir: Path = Field(default_factory=lambda: data_dir("web"))
 
     @property

@@ -281,6 +281,10 @@ def facilities(world: World, rng: np.random.Generator) -> Layer:
     n = len(frame)
     frame["code"] = [f"F{i + 1:06d}" for i in range(n)]
     frame["status"] = rng.choice(["existing", "completed", "under_construction"], n, p=[0.7, 0.25, 0.05])
+    frame["plan_year"] = pd.array(
+        np.where(frame["status"] != "existing", rng.integers(2009, 2012, n), 0), dtype="Int64"
+    )
+    frame.loc[frame["plan_year"] == 0, "plan_year"] = pd.NA
     frame["floor_area_m2"] = np.where(frame["kind"] == "telecom", np.nan, rng.uniform(60, 400, n).round(0))
     frame["asset_class"] = "public_welfare"
     frame["funding_source"] = rng.choice(["poverty_fund", "sector", "social"], n)

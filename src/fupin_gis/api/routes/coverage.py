@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from fupin_gis.api.deps import EngineDep, SettingsDep
+from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep
+from fupin_gis.coverage.plan import load_plan, measure
 from fupin_gis.coverage.snapshots import create_run, diff_runs, get_run, list_runs
 
 router = APIRouter(prefix="/api/coverage", tags=["coverage"])
@@ -44,3 +45,11 @@ def diff(
 ) -> dict:
     """What changed village by village between runs ``a`` and ``b``."""
     return diff_runs(engine, a, b)
+
+
+@router.get("/plan")
+def plan_versus_actual(engine: EngineDep, catalog: CatalogDep, settings: SettingsDep) -> dict:
+    """Rule 7: the configured plan's targets against what the registry measures."""
+    plan = load_plan(settings.plan_file, catalog)
+    with engine.connect() as conn:
+        return measure(conn, plan, catalog)
