@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sqlalchemy import Connection, text
 
@@ -58,3 +59,25 @@ def test_short_ends_within_tolerance_are_joined(result: dict, demo: DemoCounty, 
     frame = demo.layers["roads"].frame
     behind_short_ends = set(frame["village_code"].iloc[demo.truth["short_village_ends"]])
     assert lost and lost & behind_short_ends
+
+
+def test_joint_plan_connects_every_village_it_can(demo: DemoCounty, engine) -> None:  # noqa: ANN001
+    """Harden exactly the planned roads: every village that had a gap is then connected."""
+    from fupin_gis.coverage.network import build_network
+    from fupin_gis.coverage.road_access import joint_plan, road_access
+    from fupin_gis.coverage.run import load_roads, load_seats
+
+    settings = CoverageSettings()
+    with engine.connect() as conn:
+        roads = load_roads(conn, 4545, settings)
+        villages, townships, _ = load_seats(conn, 4545)
+    before = road_access(build_network(roads), villages, townships)
+    plan = joint_plan(build_network(roads), villages, townships)
+    with_gap = [a for a in before if a.gap_m]
+    assert with_gap and plan.length_m > 0
+    assert plan.length_m <= sum(a.gap_m for a in with_gap) + 1e-6  # shared segments counted once
+    fixed = roads.usable.copy()
+    fixed[np.isin(roads.road_id, plan.roads)] = True
+    roads.usable = fixed
+    after = {a.code: a for a in road_access(build_network(roads), villages, townships)}
+    assert all(after[a.code].connected for a in with_gap)

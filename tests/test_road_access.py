@@ -123,3 +123,14 @@ def test_agrees_with_networkx(nx_: int, ny: int, flags: list[bool], target: int)
     else:
         assert not got.connected
         assert got.gap_m == pytest.approx(nx.shortest_path_length(g, (0, 0), (tx, ty), weight="gap"))
+
+
+def test_joint_plan_hardens_a_shared_segment_once() -> None:
+    from fupin_gis.coverage.road_access import joint_plan
+
+    net_rows = rows(([(0, 0), (1000, 0)], G), ([(1000, 0), (1500, 0)], H), ([(1000, 0), (1000, 500)], H))
+    villages = [Seat("A", (1500, 0), "T"), Seat("B", (1000, 500), "T")]
+    single = road_access(build_network(net_rows), villages, [Seat("T", (0, 0))])
+    assert [a.gap_m for a in single] == [pytest.approx(1000), pytest.approx(1000)]
+    plan = joint_plan(build_network(net_rows), villages, [Seat("T", (0, 0))])
+    assert plan.length_m == pytest.approx(1000) and plan.roads == [1] and plan.villages_served == 2

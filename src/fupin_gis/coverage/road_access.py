@@ -121,27 +121,28 @@ def _graph(net: Network, weight: np.ndarray, mask: np.ndarray) -> tuple[csr_matr
     return csr_matrix((data, (rows, cols)), shape=(n, n)), best
 
 
-def _unreachable(code: str, legs: tuple[float | None, float | None], reason: str) -> Access:
-    return Access(code, False, None, None, access_m=legs, reason=reason)
+@dataclass
+class Contracted:
+    """The network with seats attached, and its usable components contracted."""
+
+    net: Network
+    v_node: list[int | None]
+    t_node: dict[str, int | None]
+    leg: list[float | None]
+    t_leg: dict[str, float | None]
+    comp: np.ndarray
+    use_graph: csr_matrix
+    gap_graph: csr_matrix
+    best: dict[tuple[int, int], int]  # component pair -> the unusable edge joining them
 
 
-def road_access(net: Network, villages: list[Seat], townships: list[Seat], access_m: float = 500.0) -> list[Access]:
-    """Rule 1 for every village (see the module docstring).
-
-    The usable network is contracted into its connected components: a village in the township
-    seat's component is connected (distance by a Dijkstra bounded to the township's
-    neighbourhood); otherwise its gap is a shortest path in the small graph whose nodes are
-    components and whose edges are the unusable roads between them.
-    """
-    seats = villages + townships
-    net, node_of, leg = _attach(net, seats, access_m)
-    v_node = node_of[: len(villages)]
+def contract(net: Network, villages: list[Seat], townships: list[Seat], access_m: float) -> Contracted:
+    """Attach the seats, find the usable components and the graph of unusable roads between them."""
+    net, node_of, leg = _attach(net, villages + townships, access_m)
     t_node = dict(zip((t.code for t in townships), node_of[len(villages) :], strict=True))
     t_leg = dict(zip((t.code for t in townships), leg[len(villages) :], strict=True))
-    t_xy = {t.code: np.asarray(t.xy, dtype=float) for t in townships}
     use_graph, _ = _graph(net, net.length, net.usable)
     n_comp, comp = connected_components(use_graph, directed=False)
-    # Contracted graph: components joined by unusable edges (the cheapest per pair).
     bad = np.flatnonzero(~net.usable & (comp[net.u] != comp[net.v]))
     best: dict[tuple[int, int], int] = {}
     for e in bad[np.argsort(net.length[bad], kind="stable")]:
@@ -155,6 +156,105 @@ def road_access(net: Network, villages: list[Seat], townships: list[Seat], acces
         )
     else:
         gap_graph = csr_matrix((n_comp, n_comp))
+    return Contracted(net, node_of[: len(villages)], t_node, leg, t_leg, comp, use_graph, gap_graph, best)
+
+
+@dataclass
+class HardenPlan:
+    """The roads to harden so that every village reachable by some road connects.
+
+    ``villages_served``: villages connected once the plan is built (those already connected included).
+    """
+
+    length_m: float
+    roads: list[int]
+    pieces: list[shapely.LineString]
+    by_township: dict[str, float]
+    villages_served: int
+
+
+def joint_plan(net: Network, villages: list[Seat], townships: list[Seat], access_m: float = 500.0) -> HardenPlan:
+    """The least total length to harden so every village connects (shortest-path Steiner heuristic).
+
+    Per township, starting from the seat's component, the nearest disconnected village is joined
+    by its cheapest path, then the next nearest counting roads already chosen as free, and so on:
+    a segment shared by several villages is hardened once.
+    """
+    c = contract(net, villages, townships, access_m)
+    chosen: dict[int, None] = {}
+    by_township: dict[str, float] = {}
+    served = 0
+    members: dict[str, set[int]] = {}
+    for i, v in enumerate(villages):
+        node = c.v_node[i]
+        if v.township in c.t_node and node is not None:
+            members.setdefault(str(v.township), set()).add(int(c.comp[node]))
+    for town, terminals in members.items():
+        source = c.t_node[town]
+        if source is None:
+            continue
+        tree = {int(c.comp[source])}
+        todo = terminals - tree
+        total = 0.0
+        while todo:
+            dist, pred, origin = dijkstra(
+                c.gap_graph, directed=True, indices=sorted(tree), min_only=True, return_predecessors=True
+            )
+            reachable = [t for t in todo if np.isfinite(dist[t])]
+            if not reachable:
+                break  # the rest have no road at all to the township
+            target = min(reachable, key=lambda t: dist[t])
+            at = target
+            while at not in tree:
+                prev = int(pred[at])
+                e = c.best[(min(at, prev), max(at, prev))]
+                if e not in chosen:
+                    chosen[e] = None
+                    total += float(c.net.length[e])
+                tree.add(at)
+                at = prev
+            todo -= tree
+        by_township[town] = round(total, 1)
+        served += sum(
+            1
+            for i, v in enumerate(villages)
+            if v.township == town and c.v_node[i] is not None and int(c.comp[c.v_node[i]]) in tree
+        )
+    edges = list(chosen)
+    return HardenPlan(
+        round(float(c.net.length[edges].sum()) if edges else 0.0, 1),
+        list(dict.fromkeys(int(c.net.road_id[e]) for e in edges)),
+        [c.net.geom[e] for e in edges],
+        by_township,
+        served,
+    )
+
+
+def _unreachable(code: str, legs: tuple[float | None, float | None], reason: str) -> Access:
+    return Access(code, False, None, None, access_m=legs, reason=reason)
+
+
+def road_access(net: Network, villages: list[Seat], townships: list[Seat], access_m: float = 500.0) -> list[Access]:
+    """Rule 1 for every village (see the module docstring).
+
+    The usable network is contracted into its connected components: a village in the township
+    seat's component is connected (distance by a Dijkstra bounded to the township's
+    neighbourhood); otherwise its gap is a shortest path in the small graph whose nodes are
+    components and whose edges are the unusable roads between them.
+    """
+    c = contract(net, villages, townships, access_m)
+    net, v_node, t_node, leg, t_leg, comp, use_graph, gap_graph, best = (
+        c.net,
+        c.v_node,
+        c.t_node,
+        c.leg,
+        c.t_leg,
+        c.comp,
+        c.use_graph,
+        c.gap_graph,
+        c.best,
+    )
+    t_xy = {t.code: np.asarray(t.xy, dtype=float) for t in townships}
     results: list[Access] = []
     by_township: dict[str | None, list[int]] = {}
     for i, v in enumerate(villages):

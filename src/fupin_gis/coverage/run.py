@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 
 from fupin_gis.coverage import rules
 from fupin_gis.coverage.network import RoadRows, build_network
-from fupin_gis.coverage.road_access import Access, Seat, road_access
+from fupin_gis.coverage.road_access import Access, Seat, joint_plan, road_access
 from fupin_gis.settings import CoverageSettings
 
 BUILT = ["existing", "completed"]
@@ -82,6 +82,7 @@ def run_road_access(conn: Connection, settings: CoverageSettings, roads: RoadRow
     net = build_network(roads, settings.snap_tolerance_m)
     villages, townships, names = load_seats(conn, srid)
     results = road_access(net, villages, townships, settings.access_distance_m) if villages else []
+    plan = joint_plan(net, villages, townships, settings.access_distance_m) if villages else None
     out = []
     summary: dict[str, dict[str, float]] = {}
     for a in results:
@@ -97,6 +98,14 @@ def run_road_access(conn: Connection, settings: CoverageSettings, roads: RoadRow
         "network": {"edges": int(len(net.u)), "nodes": int(net.n_nodes), **net.fixes},
         "villages": out,
         "summary": {k: {**v, "gap_m": round(v["gap_m"], 1)} for k, v in sorted(summary.items())},
+        "harden_plan": None
+        if plan is None
+        else {
+            "length_m": plan.length_m,
+            "segments": plan.roads,
+            "by_township": plan.by_township,
+            "villages_connected_after": plan.villages_served,
+        },
     }
 
 
