@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra, minimum_spanning_tree
 
 from fupin_gis.coverage.network import Network
 
@@ -173,53 +173,89 @@ class HardenPlan:
     villages_served: int
 
 
-def joint_plan(net: Network, villages: list[Seat], townships: list[Seat], access_m: float = 500.0) -> HardenPlan:
-    """The least total length to harden so every village connects (shortest-path Steiner heuristic).
+def joint_plan(
+    net: Network,
+    villages: list[Seat],
+    townships: list[Seat],
+    access_m: float = 500.0,
+    contracted: Contracted | None = None,
+) -> HardenPlan:
+    """The least total length to harden so every village connects (Mehlhorn's Steiner heuristic).
 
-    Per township, starting from the seat's component, the nearest disconnected village is joined
-    by its cheapest path, then the next nearest counting roads already chosen as free, and so on:
-    a segment shared by several villages is hardened once.
+    Per township, on the graph of usable components joined by unusable roads: one multi-source
+    Dijkstra from the terminals (the seat's component and each cut-off village's), the cheapest
+    bridge between every two terminal regions, a minimum spanning tree over the terminals, and
+    its edges expanded into roads. A segment shared by several villages is hardened once; the
+    result is within twice the optimum.
     """
-    c = contract(net, villages, townships, access_m)
+    c = contracted or contract(net, villages, townships, access_m)
+    coo = c.gap_graph.tocoo()
+    ea, eb, ew = coo.row, coo.col, coo.data
     chosen: dict[int, None] = {}
     by_township: dict[str, float] = {}
     served = 0
-    members: dict[str, set[int]] = {}
+    members: dict[str, list[int]] = {}
     for i, v in enumerate(villages):
-        node = c.v_node[i]
-        if v.township in c.t_node and node is not None:
-            members.setdefault(str(v.township), set()).add(int(c.comp[node]))
-    for town, terminals in members.items():
+        if v.township in c.t_node and c.v_node[i] is not None:
+            members.setdefault(str(v.township), []).append(i)
+    for town, idx in members.items():
         source = c.t_node[town]
         if source is None:
             continue
-        tree = {int(c.comp[source])}
-        todo = terminals - tree
-        total = 0.0
-        while todo:
+        root = int(c.comp[source])
+        terminals = sorted({root} | {int(c.comp[c.v_node[i]]) for i in idx})
+        picked: dict[int, None] = {}
+        if len(terminals) > 1:
             dist, pred, origin = dijkstra(
-                c.gap_graph, directed=True, indices=sorted(tree), min_only=True, return_predecessors=True
+                c.gap_graph, directed=True, indices=terminals, min_only=True, return_predecessors=True
             )
-            reachable = [t for t in todo if np.isfinite(dist[t])]
-            if not reachable:
-                break  # the rest have no road at all to the township
-            target = min(reachable, key=lambda t: dist[t])
-            at = target
-            while at not in tree:
-                prev = int(pred[at])
-                e = c.best[(min(at, prev), max(at, prev))]
-                if e not in chosen:
-                    chosen[e] = None
-                    total += float(c.net.length[e])
-                tree.add(at)
-                at = prev
-            todo -= tree
-        by_township[town] = round(total, 1)
-        served += sum(
-            1
-            for i, v in enumerate(villages)
-            if v.township == town and c.v_node[i] is not None and int(c.comp[c.v_node[i]]) in tree
-        )
+            cross = (
+                np.isfinite(dist[ea])
+                & np.isfinite(dist[eb])
+                & (origin[ea] != origin[eb])
+                & (origin[ea] >= 0)
+                & (origin[eb] >= 0)
+            )
+            cost = dist[ea[cross]] + ew[cross] + dist[eb[cross]]
+            pos = {t: k for k, t in enumerate(terminals)}
+            ta = np.array([pos[int(o)] for o in origin[ea[cross]]], dtype=int)
+            tb = np.array([pos[int(o)] for o in origin[eb[cross]]], dtype=int)
+            bridge: dict[tuple[int, int], int] = {}
+            for k in np.argsort(cost, kind="stable"):
+                bridge.setdefault((min(ta[k], tb[k]), max(ta[k], tb[k])), int(k))
+            if bridge:
+                pairs = np.array(list(bridge), dtype=int)
+                weights = cost[list(bridge.values())] + 1e-9  # an MST ignores zero weights
+                mst = minimum_spanning_tree(
+                    csr_matrix((weights, (pairs[:, 0], pairs[:, 1])), shape=(len(terminals),) * 2)
+                )
+                for p, q in zip(*mst.nonzero(), strict=True):
+                    k = bridge[(min(p, q), max(p, q))]
+                    a, b = int(ea[cross][k]), int(eb[cross][k])
+                    picked[c.best[(min(a, b), max(a, b))]] = None
+                    for node in (a, b):
+                        while pred[node] >= 0:
+                            prev = int(pred[node])
+                            picked[c.best[(min(node, prev), max(node, prev))]] = None
+                            node = prev
+        reached = {root}
+        if picked:
+            # the components the picked roads join to the seat's
+            adj: dict[int, list[int]] = {}
+            for e in picked:
+                a, b = int(c.comp[c.net.u[e]]), int(c.comp[c.net.v[e]])
+                adj.setdefault(a, []).append(b)
+                adj.setdefault(b, []).append(a)
+            stack = [root]
+            while stack:
+                for nxt in adj.get(stack.pop(), []):
+                    if nxt not in reached:
+                        reached.add(nxt)
+                        stack.append(nxt)
+        new = [e for e in picked if e not in chosen]
+        chosen.update(dict.fromkeys(new))
+        by_township[town] = round(float(c.net.length[new].sum()) if new else 0.0, 1)
+        served += sum(1 for i in idx if int(c.comp[c.v_node[i]]) in reached)
     edges = list(chosen)
     return HardenPlan(
         round(float(c.net.length[edges].sum()) if edges else 0.0, 1),
@@ -234,7 +270,13 @@ def _unreachable(code: str, legs: tuple[float | None, float | None], reason: str
     return Access(code, False, None, None, access_m=legs, reason=reason)
 
 
-def road_access(net: Network, villages: list[Seat], townships: list[Seat], access_m: float = 500.0) -> list[Access]:
+def road_access(
+    net: Network,
+    villages: list[Seat],
+    townships: list[Seat],
+    access_m: float = 500.0,
+    contracted: Contracted | None = None,
+) -> list[Access]:
     """Rule 1 for every village (see the module docstring).
 
     The usable network is contracted into its connected components: a village in the township
@@ -242,7 +284,7 @@ def road_access(net: Network, villages: list[Seat], townships: list[Seat], acces
     neighbourhood); otherwise its gap is a shortest path in the small graph whose nodes are
     components and whose edges are the unusable roads between them.
     """
-    c = contract(net, villages, townships, access_m)
+    c = contracted or contract(net, villages, townships, access_m)
     net, v_node, t_node, leg, t_leg, comp, use_graph, gap_graph, best = (
         c.net,
         c.v_node,

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 
 from fupin_gis.coverage import rules
 from fupin_gis.coverage.network import RoadRows, build_network
-from fupin_gis.coverage.road_access import Access, Seat, joint_plan, road_access
+from fupin_gis.coverage.road_access import Access, Seat, contract, joint_plan, road_access
 from fupin_gis.settings import CoverageSettings
 
 BUILT = ["existing", "completed"]
@@ -81,8 +81,9 @@ def run_road_access(conn: Connection, settings: CoverageSettings, roads: RoadRow
     roads = roads if roads is not None else load_roads(conn, srid, settings)
     net = build_network(roads, settings.snap_tolerance_m)
     villages, townships, names = load_seats(conn, srid)
-    results = road_access(net, villages, townships, settings.access_distance_m) if villages else []
-    plan = joint_plan(net, villages, townships, settings.access_distance_m) if villages else None
+    shared = contract(net, villages, townships, settings.access_distance_m) if villages else None
+    results = road_access(net, villages, townships, settings.access_distance_m, shared) if villages else []
+    plan = joint_plan(net, villages, townships, settings.access_distance_m, shared) if villages else None
     out = []
     summary: dict[str, dict[str, float]] = {}
     for a in results:
