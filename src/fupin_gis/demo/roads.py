@@ -134,7 +134,7 @@ def _pull_back(line: shapely.LineString, at_end: bool, dist: float) -> shapely.L
 def build_roads(world: World, rng: np.random.Generator) -> tuple[Layer, dict]:
     """The roads layer and the faults designed into it."""
     sc = world.scale
-    vxy, codes, names = world.village_xy, world.codes["villages"], world.names["villages"]
+    vxy, codes = world.village_xy, world.codes["villages"]
     tree = village_tree(world)
     cty = county_edges(world, rng)
     non_seat = np.flatnonzero(np.hypot(*(world.group_xy - vxy[world.group_village]).T) > 1.0)
@@ -260,7 +260,6 @@ def build_roads(world: World, rng: np.random.Generator) -> tuple[Layer, dict]:
     frame = pd.concat([frame, spur_frame], ignore_index=True)
 
     truth["far_villages"] = [codes[v] for v in far]
-    del names
     return Layer(frame, lines), truth
 
 
