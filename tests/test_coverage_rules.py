@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Connection, text
 
+from fupin_gis.catalog import Catalog
 from fupin_gis.coverage import rules
+from fupin_gis.coverage.checklists import load_checklists
 from fupin_gis.coverage.run import load_roads, run_coverage
 from fupin_gis.demo import DemoCounty
 from fupin_gis.settings import CoverageSettings
@@ -14,9 +16,10 @@ SRID = 4545
 
 
 @pytest.fixture(scope="module")
-def result(demo: DemoCounty, engine) -> dict:  # noqa: ANN001
+def result(demo: DemoCounty, engine, catalog: Catalog) -> dict:  # noqa: ANN001
+    settings = CoverageSettings(pipe_distance_m=0.0)
     with engine.connect() as conn:
-        return run_coverage(conn, CoverageSettings(pipe_distance_m=0.0))
+        return run_coverage(conn, settings, load_checklists(settings.checklist_file, catalog))
 
 
 def _metric_tables(conn: Connection) -> None:
@@ -110,3 +113,36 @@ def test_steep_farmland_and_facilities(result: dict, conn: Connection) -> None:
         "committee",
     }
     assert item["industry_association"]["ok"] is None
+
+
+def test_household_checks_count_every_item(result: dict, conn: Connection) -> None:
+    """户七有: a household meets all seven only with every field true and water within reach."""
+    county = {k: 0 for k in ("households", "all_ok")}
+    for v in result["villages"]:
+        for k in county:
+            county[k] += v["household_checks"][k]
+    assert county["households"] == conn.execute(text("SELECT count(*) FROM households")).scalar_one()
+    all_fields = conn.execute(
+        text(
+            "SELECT count(*) FROM households WHERE house_ok AND farmland_ok AND safe_water AND biogas AND orchard_ok AND livestock_ok AND skilled_member"
+        )
+    ).scalar_one()
+    assert 0 < county["all_ok"] <= all_fields  # water access can only take households away
+    missing_biogas = sum(v["household_checks"]["missing_biogas"] for v in result["villages"])
+    assert (
+        missing_biogas
+        == conn.execute(text("SELECT count(*) FROM households WHERE NOT coalesce(biogas, false)")).scalar_one()
+    )
+
+
+def test_checklist_file_is_validated(tmp_path, catalog: Catalog) -> None:  # noqa: ANN001
+    from fupin_gis.errors import InvalidInput
+
+    text_ = CoverageSettings().checklist_file.read_text("utf-8")
+    bad = tmp_path / "lists.toml"
+    bad.write_text(text_.replace('kinds = ["telecom"]', 'kinds = ["satellite"]'), encoding="utf-8")
+    with pytest.raises(InvalidInput, match="satellite"):
+        load_checklists(bad, catalog)
+    bad.write_text(text_.replace('field = "biogas"', 'field = "gas"'), encoding="utf-8")
+    with pytest.raises(InvalidInput, match="household.biogas"):
+        load_checklists(bad, catalog)

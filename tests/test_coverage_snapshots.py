@@ -19,7 +19,7 @@ from fupin_gis.settings import CoverageSettings, Settings
 
 
 def test_harden_a_gap_then_diff(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
-    first = create_run(import_engine, CoverageSettings())
+    first = create_run(import_engine, CoverageSettings(), catalog)
     single = [
         v for v in first["villages"] if not v["road_access"]["connected"] and len(v["road_access"]["gap_segments"]) == 1
     ]
@@ -58,7 +58,7 @@ def test_harden_a_gap_then_diff(tmp_path: Path, import_engine: Engine, catalog: 
     with import_engine.connect() as conn:
         name, surface = conn.execute(text("SELECT name, surface FROM roads WHERE id = :i"), {"i": road_id}).one()
     assert name and surface == "hardened"  # the survey had no name column: the name is kept
-    second = create_run(import_engine, CoverageSettings())
+    second = create_run(import_engine, CoverageSettings(), catalog)
     assert second["data_version"] > first["data_version"]
     after = {v["code"]: v for v in second["villages"]}[village["code"]]["road_access"]
     assert after["connected"] is True and after["gap_m"] == 0
@@ -70,11 +70,11 @@ def test_harden_a_gap_then_diff(tmp_path: Path, import_engine: Engine, catalog: 
     assert stored["village"]["road_access"]["connected"] is False
 
 
-def test_rules_file_changes_the_answer(tmp_path: Path, import_engine: Engine) -> None:
+def test_rules_file_changes_the_answer(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
     rules = tmp_path / "rules.toml"
     rules.write_text("water_distance_m = 100\npipe_distance_m = 0\n")
-    strict = create_run(import_engine, rules_from_file(rules, CoverageSettings()))
-    loose = create_run(import_engine, CoverageSettings(water_distance_m=2000))
+    strict = create_run(import_engine, rules_from_file(rules, CoverageSettings()), catalog)
+    loose = create_run(import_engine, CoverageSettings(water_distance_m=2000), catalog)
     county = next(k for k in strict["summary"] if len(k) == 6)
     assert strict["rules"]["water_distance_m"] == 100
     assert strict["summary"][county]["households_covered"] < loose["summary"][county]["households_covered"]

@@ -316,7 +316,7 @@ def coverage_run(
     try:
         rule_settings = rules_from_file(rules, settings.coverage) if rules else settings.coverage
         with console.status("计算 / computing…"):
-            result = create_run(make_engine(settings), rule_settings)
+            result = create_run(make_engine(settings), rule_settings, load_catalog(settings.catalog_dir))
     except FupinError as exc:
         raise _fail(exc) from exc
     if as_json:

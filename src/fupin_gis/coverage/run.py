@@ -12,6 +12,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from fupin_gis.coverage import rules
+from fupin_gis.coverage.checklists import Checklists, household_checks, village_checks
 from fupin_gis.coverage.network import RoadRows, build_network
 from fupin_gis.coverage.road_access import Access, Seat, contract, joint_plan, road_access
 from fupin_gis.settings import CoverageSettings
@@ -110,49 +111,14 @@ def run_road_access(conn: Connection, settings: CoverageSettings, roads: RoadRow
     }
 
 
-# 村七有 (the seed's village checklist): item → label. Items the registry has no data for are
-# reported as unknown (ok: null) rather than guessed.
-VILLAGE_CHECKS = {
-    "road": "①有可通中型以下客货车的进村硬化公路",
-    "activity_room_clinic": "②有标准的村务活动室、卫生室",
-    "telecom": "③有通讯设施",
-    "industry_association": "④有产业协会",
-    "pillar_industry": "⑤有一个以上增收致富的支柱产业",
-    "school": "⑥现有村小学达到“普九”标准",
-    "committee": "⑦有群众信任的村“两委”班子和好制度",
-}
+def _household_row(table: pd.DataFrame, code: str) -> dict[str, int]:
+    if code not in table.index:
+        return {"households": 0, "all_ok": 0}
+    return {k: int(v) for k, v in table.loc[code].items()}
 
 
-def _checks(access: dict, fac: dict[str, dict[str, int]]) -> dict[str, dict]:
-    def std(kind: str) -> int:
-        return fac.get(kind, {}).get("standard", 0)
-
-    no_data = {"ok": None, "reason": "登记库无此项数据 / no data in the registry"}
-    school = fac.get("school")
-    return {
-        "road": {"ok": access["connected"], "reason": access["reason"] or "通硬化路 / connected"},
-        "activity_room_clinic": {
-            "ok": std("activity_room") > 0 and std("clinic") > 0,
-            "reason": f"达标活动室 {std('activity_room')} 个，达标卫生室 {std('clinic')} 个 / standard activity rooms {std('activity_room')}, clinics {std('clinic')}",
-        },
-        "telecom": {
-            "ok": fac.get("telecom", {}).get("count", 0) > 0,
-            "reason": f"通讯设施 {fac.get('telecom', {}).get('count', 0)} 处 / telecom sites",
-        },
-        "industry_association": no_data,
-        "pillar_industry": no_data,
-        "school": {
-            "ok": school is None or school["standard"] == school["count"],
-            "reason": "无村小（不适用）/ no village school"
-            if school is None
-            else f"村小 {school['count']} 所，达标 {school['standard']} 所 / schools, to standard",
-        },
-        "committee": no_data,
-    }
-
-
-def run_coverage(conn: Connection, settings: CoverageSettings) -> dict:
-    """Rules 1–5 and the village checks for every village, with township and county summaries."""
+def run_coverage(conn: Connection, settings: CoverageSettings, checklists: Checklists) -> dict:
+    """Rules 1–6 for every village, with township and county summaries."""
     srid = metric_srid(conn, settings)
     roads = load_roads(conn, srid, settings)
     base = run_road_access(conn, settings, roads)
@@ -167,6 +133,7 @@ def run_coverage(conn: Connection, settings: CoverageSettings) -> dict:
         population=("members", "sum"),
         population_within_2km=("members_near", "sum"),
     )
+    households7 = household_checks(conn, checklists, hh.id, covered)
     fac = rules.facilities(conn)
     land = rules.farmland(conn)
     summary: dict[str, dict[str, Any]] = {}
@@ -190,7 +157,8 @@ def run_coverage(conn: Connection, settings: CoverageSettings) -> dict:
                 "steep_mu": steep["mu"],
                 "steep_converted_mu": steep["converted_mu"],
             },
-            checks=_checks(v["road_access"], fac.get(v["code"], {})),
+            checks=village_checks(checklists, v["road_access"], fac.get(v["code"], {})),
+            household_checks=_household_row(households7, v["code"]),
         )
         for key in (v["code"][:9], v["code"][:6]):
             s = summary.setdefault(
@@ -223,5 +191,5 @@ def run_coverage(conn: Connection, settings: CoverageSettings) -> dict:
             s[k] = round(s[k], 1)
     base["summary"] = dict(sorted(summary.items()))
     base["water_points"] = per_point.to_dict(orient="records")
-    base["rules"] = settings.model_dump()
+    base["rules"] = settings.model_dump(mode="json")
     return base

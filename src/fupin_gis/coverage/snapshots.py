@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from fupin_gis.catalog import Catalog
+from fupin_gis.coverage.checklists import load_checklists
 from fupin_gis.coverage.run import run_coverage
 from fupin_gis.errors import InvalidInput, NotFound
 from fupin_gis.settings import CoverageSettings
@@ -25,11 +27,12 @@ def rules_from_file(path: Path, base: CoverageSettings) -> CoverageSettings:
         ) from exc
 
 
-def create_run(engine: Engine, settings: CoverageSettings) -> dict[str, Any]:
+def create_run(engine: Engine, settings: CoverageSettings, catalog: Catalog) -> dict[str, Any]:
     """Compute every rule and store the result as a snapshot; returns the result with ``run_id``."""
+    checklists = load_checklists(settings.checklist_file, catalog)
     with engine.begin() as conn:
         version = conn.execute(text("SELECT coalesce(max(id), 0) FROM batches")).scalar_one()
-        result = run_coverage(conn, settings)
+        result = run_coverage(conn, settings, checklists)
         run_id = conn.execute(
             text(
                 "INSERT INTO coverage_runs (data_version, rules, summary, network) VALUES (:v, CAST(:r AS jsonb), CAST(:s AS jsonb), CAST(:n AS jsonb)) RETURNING id, created_at"

@@ -14,9 +14,9 @@ router = APIRouter(prefix="/api/coverage", tags=["coverage"])
 
 
 @router.post("/runs", status_code=201)
-def new_run(engine: EngineDep, settings: SettingsDep) -> dict:
+def new_run(engine: EngineDep, settings: SettingsDep, catalog: CatalogDep) -> dict:
     """Compute every rule on the current data and store the snapshot."""
-    return create_run(engine, settings.coverage)
+    return create_run(engine, settings.coverage, catalog)
 
 
 @router.get("/runs")
