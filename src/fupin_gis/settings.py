@@ -56,6 +56,9 @@ class CoverageSettings(BaseModel):
         default=True, description="A hardened road of unrecorded width counts as wide enough."
     )
     access_distance_m: float = Field(default=500.0, description="How far a seat may be from the road it joins.")
+    search_margin_m: float = Field(
+        default=10_000.0, description="Rule 1 searches a township's surroundings grown by this."
+    )
     water_distance_m: float = Field(default=800.0, description="Rule 2: safe water point within this distance.")
     pipe_distance_m: float = Field(
         default=50.0, description="Rule 2: a household this close to a supply pipeline is piped."

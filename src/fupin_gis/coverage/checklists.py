@@ -130,8 +130,8 @@ def household_checks(conn: Connection, lists: Checklists, ids: np.ndarray, water
         if h.also_rule == "water_access":
             ok = ok & water_ok
         met[h.key] = ok
-    grouped = met.assign(village=frame["village_code"].to_numpy(), all_ok=met.all(axis=1)).groupby("village")
-    out = grouped.agg(households=("all_ok", "size"), all_ok=("all_ok", "sum"))
+    village = frame["village_code"].to_numpy()
+    counts = pd.DataFrame({"households": 1, "all_ok": met.all(axis=1).to_numpy()}, index=met.index)
     for h in lists.household:
-        out[f"missing_{h.key}"] = grouped[h.key].apply(lambda s: int((~s).sum()))
-    return out
+        counts[f"missing_{h.key}"] = ~met[h.key].to_numpy()
+    return counts.groupby(village).sum().astype(int)

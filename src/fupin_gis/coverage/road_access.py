@@ -9,6 +9,7 @@ road on any path (usable roads cost nothing), with the roads to harden.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import shapely
@@ -135,6 +136,13 @@ class Contracted:
     gap_graph: csr_matrix
     best: dict[tuple[int, int], int]  # component pair -> the unusable edge joining them
 
+    def window(self, points: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+        """Nodes, and components with a node, inside the points' extent grown by ``margin``."""
+        lo, hi = points.min(axis=0) - margin, points.max(axis=0) + margin
+        xy = self.net.node_xy
+        inside = np.flatnonzero((xy[:, 0] >= lo[0]) & (xy[:, 0] <= hi[0]) & (xy[:, 1] >= lo[1]) & (xy[:, 1] <= hi[1]))
+        return inside, np.unique(self.comp[inside])
+
 
 def contract(net: Network, villages: list[Seat], townships: list[Seat], access_m: float) -> Contracted:
     """Attach the seats, find the usable components and the graph of unusable roads between them."""
@@ -179,6 +187,7 @@ def joint_plan(
     townships: list[Seat],
     access_m: float = 500.0,
     contracted: Contracted | None = None,
+    search_margin_m: float = 10_000.0,
 ) -> HardenPlan:
     """The least total length to harden so every village connects (Mehlhorn's Steiner heuristic).
 
@@ -189,6 +198,7 @@ def joint_plan(
     result is within twice the optimum.
     """
     c = contracted or contract(net, villages, townships, access_m)
+    t_xy = {t.code: np.asarray(t.xy, dtype=float) for t in townships}
     coo = c.gap_graph.tocoo()
     ea, eb, ew = coo.row, coo.col, coo.data
     chosen: dict[int, None] = {}
@@ -206,9 +216,20 @@ def joint_plan(
         terminals = sorted({root} | {int(c.comp[c.v_node[i]]) for i in idx})
         picked: dict[int, None] = {}
         if len(terminals) > 1:
-            dist, pred, origin = dijkstra(
-                c.gap_graph, directed=True, indices=terminals, min_only=True, return_predecessors=True
+            # The township's surroundings only: a multi-source search there, mapped back to global ids.
+            pts = np.array([t_xy[town], *(villages[i].xy for i in idx)], dtype=float)
+            _, comps = c.window(pts, search_margin_m)
+            local = [int(np.searchsorted(comps, t)) for t in terminals]
+            dist_l, pred_l, origin_l = dijkstra(
+                c.gap_graph[comps][:, comps], directed=True, indices=local, min_only=True, return_predecessors=True
             )
+            n_all = c.gap_graph.shape[0]
+            dist = np.full(n_all, np.inf)
+            dist[comps] = dist_l
+            pred = np.full(n_all, -9999, dtype=np.int64)
+            pred[comps] = np.where(pred_l >= 0, comps[np.maximum(pred_l, 0)], -9999)
+            origin = np.full(n_all, -9999, dtype=np.int64)
+            origin[comps] = np.where(origin_l >= 0, comps[np.maximum(origin_l, 0)], -9999)
             cross = (
                 np.isfinite(dist[ea])
                 & np.isfinite(dist[eb])
@@ -266,6 +287,13 @@ def joint_plan(
     )
 
 
+def _local_dijkstra(graph: csr_matrix, keep: np.ndarray, source: int, predecessors: bool = False) -> Any:
+    """Dijkstra on the subgraph of ``keep`` (global ids) from global node ``source``; local results."""
+    sub = graph[keep][:, keep]
+    start = int(np.searchsorted(keep, source))
+    return dijkstra(sub, directed=True, indices=start, return_predecessors=predecessors)
+
+
 def _unreachable(code: str, legs: tuple[float | None, float | None], reason: str) -> Access:
     return Access(code, False, None, None, access_m=legs, reason=reason)
 
@@ -276,13 +304,16 @@ def road_access(
     townships: list[Seat],
     access_m: float = 500.0,
     contracted: Contracted | None = None,
+    search_margin_m: float = 10_000.0,
 ) -> list[Access]:
     """Rule 1 for every village (see the module docstring).
 
     The usable network is contracted into its connected components: a village in the township
-    seat's component is connected (distance by a Dijkstra bounded to the township's
-    neighbourhood); otherwise its gap is a shortest path in the small graph whose nodes are
-    components and whose edges are the unusable roads between them.
+    seat's component is connected; otherwise its gap is a shortest path in the small graph whose
+    nodes are components and whose edges are the unusable roads between them. Searches run in
+    the township's surroundings (its seat and villages, grown by ``search_margin_m``); a distance
+    that needs a longer detour falls back to the whole network, and a gap is the least within
+    those surroundings.
     """
     c = contracted or contract(net, villages, townships, access_m)
     net, v_node, t_node, leg, t_leg, comp, use_graph, gap_graph, best = (
@@ -297,6 +328,7 @@ def road_access(
         c.best,
     )
     t_xy = {t.code: np.asarray(t.xy, dtype=float) for t in townships}
+    margin = search_margin_m
     results: list[Access] = []
     by_township: dict[str | None, list[int]] = {}
     for i, v in enumerate(villages):
@@ -312,16 +344,22 @@ def road_access(
                 )
                 results.append(_unreachable(villages[i].code, (leg[i], None), why))
             continue
-        spread = max(float(np.hypot(*(np.asarray(villages[i].xy) - t_xy[town]))) for i in members)
+        pts = np.array([t_xy[town], *(villages[i].xy for i in members)], dtype=float)
+        nodes, comps = c.window(pts, margin)
         same = [i for i in members if v_node[i] is not None and comp[v_node[i]] == comp[source]]
         d_use = np.full(net.n_nodes, np.inf)
         if same:
-            d_use = dijkstra(use_graph, directed=True, indices=source, limit=4 * spread + 10_000)
-            if not all(np.isfinite(d_use[v_node[i]]) for i in same):  # a detour beyond the bound
+            local = _local_dijkstra(use_graph, nodes, source)
+            d_use[nodes] = local
+            if not all(np.isfinite(d_use[v_node[i]]) for i in same):  # a detour beyond the window
                 d_use = dijkstra(use_graph, directed=True, indices=source)
         others = [i for i in members if v_node[i] is not None and comp[v_node[i]] != comp[source]]
         if others:
-            d_gap, pred = dijkstra(gap_graph, directed=True, indices=comp[source], return_predecessors=True)
+            d_gap = np.full(gap_graph.shape[0], np.inf)
+            pred = np.full(gap_graph.shape[0], -9999, dtype=np.int64)
+            local_gap, local_pred = _local_dijkstra(gap_graph, comps, int(comp[source]), predecessors=True)
+            d_gap[comps] = local_gap
+            pred[comps] = np.where(local_pred >= 0, comps[np.maximum(local_pred, 0)], -9999)
         for i in members:
             node = v_node[i]
             legs = (leg[i], t_leg.get(town))

@@ -83,8 +83,16 @@ def run_road_access(conn: Connection, settings: CoverageSettings, roads: RoadRow
     net = build_network(roads, settings.snap_tolerance_m)
     villages, townships, names = load_seats(conn, srid)
     shared = contract(net, villages, townships, settings.access_distance_m) if villages else None
-    results = road_access(net, villages, townships, settings.access_distance_m, shared) if villages else []
-    plan = joint_plan(net, villages, townships, settings.access_distance_m, shared) if villages else None
+    results = (
+        road_access(net, villages, townships, settings.access_distance_m, shared, settings.search_margin_m)
+        if villages
+        else []
+    )
+    plan = (
+        joint_plan(net, villages, townships, settings.access_distance_m, shared, settings.search_margin_m)
+        if villages
+        else None
+    )
     out = []
     summary: dict[str, dict[str, float]] = {}
     for a in results:
@@ -111,12 +119,6 @@ def run_road_access(conn: Connection, settings: CoverageSettings, roads: RoadRow
     }
 
 
-def _household_row(table: pd.DataFrame, code: str) -> dict[str, int]:
-    if code not in table.index:
-        return {"households": 0, "all_ok": 0}
-    return {k: int(v) for k, v in table.loc[code].items()}
-
-
 def run_coverage(conn: Connection, settings: CoverageSettings, checklists: Checklists) -> dict:
     """Rules 1–6 for every village, with township and county summaries."""
     srid = metric_srid(conn, settings)
@@ -133,7 +135,7 @@ def run_coverage(conn: Connection, settings: CoverageSettings, checklists: Check
         population=("members", "sum"),
         population_within_2km=("members_near", "sum"),
     )
-    households7 = household_checks(conn, checklists, hh.id, covered)
+    households7 = household_checks(conn, checklists, hh.id, covered).to_dict(orient="index")
     fac = rules.facilities(conn)
     land = rules.farmland(conn)
     summary: dict[str, dict[str, Any]] = {}
@@ -158,7 +160,7 @@ def run_coverage(conn: Connection, settings: CoverageSettings, checklists: Check
                 "steep_converted_mu": steep["converted_mu"],
             },
             checks=village_checks(checklists, v["road_access"], fac.get(v["code"], {})),
-            household_checks=_household_row(households7, v["code"]),
+            household_checks={k: int(n) for k, n in households7.get(v["code"], {"households": 0, "all_ok": 0}).items()},
         )
         for key in (v["code"][:9], v["code"][:6]):
             s = summary.setdefault(
