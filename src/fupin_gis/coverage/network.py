@@ -53,8 +53,19 @@ def _split_points(rows: RoadRows, tol: float) -> dict[int, list[float]]:
     lines = rows.lines
     tree = shapely.STRtree(lines)
     # Crossings without a shared vertex, unless a bridge/tunnel is involved.
-    a, b = tree.query(lines, predicate="crosses")
-    keep = (a < b) & ~rows.crossing_free[a] & ~rows.crossing_free[b]
+    # Bounding-box candidates first; the exact test only for pairs that could need a cut:
+    # not a bridge/tunnel, and (overwhelmingly the case at junctions) the two are more than
+    # end-to-end neighbours, i.e. neither touches the other only at a shared end point.
+    a, b = tree.query(lines)
+    pair = (a < b) & ~rows.crossing_free[a] & ~rows.crossing_free[b]
+    a, b = a[pair], b[pair]
+    ends_a = np.stack([shapely.get_coordinates(shapely.get_point(lines[a], k)) for k in (0, -1)], axis=1)
+    ends_b = np.stack([shapely.get_coordinates(shapely.get_point(lines[b], k)) for k in (0, -1)], axis=1)
+    share = (np.abs(ends_a[:, :, None, :] - ends_b[:, None, :, :]).max(axis=-1) < 1e-9).any(axis=(1, 2))
+    short = shapely.get_num_coordinates(lines[a]) + shapely.get_num_coordinates(lines[b]) <= 4
+    test = ~(share & short)  # two straight segments sharing an end cannot also cross
+    keep = np.zeros(len(a), dtype=bool)
+    keep[test] = shapely.crosses(lines[a[test]], lines[b[test]])
     ia, ib = a[keep], b[keep]
     if len(ia):
         crossing = shapely.intersection(lines[ia], lines[ib])
@@ -79,33 +90,53 @@ def _split_points(rows: RoadRows, tol: float) -> dict[int, list[float]]:
     return cuts
 
 
-def _cut(line: shapely.LineString, at: list[float]) -> list[shapely.LineString]:
-    coords = shapely.get_coordinates(line)
-    seg = np.hypot(*np.diff(coords, axis=0).T)
-    cum = np.r_[0.0, np.cumsum(seg)]
-    pieces, start = [], 0.0
-    for d in [*sorted(set(round(x, 6) for x in at)), cum[-1]]:
-        if d - start <= 1e-6:
-            continue
-        inner = coords[(cum > start) & (cum < d)]
-        a = shapely.line_interpolate_point(line, start)
-        b = shapely.line_interpolate_point(line, d)
-        pts = np.vstack([shapely.get_coordinates(a), inner, shapely.get_coordinates(b)])
-        pieces.append(shapely.LineString(pts))
-        start = d
-    return pieces
+def _cut_all(lines: np.ndarray, cuts: dict[int, list[float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Every line cut at its distances, vectorised; returns the pieces and the line of each."""
+    whole = np.array([i for i in range(len(lines)) if i not in cuts], dtype=int)
+    idx = np.array(sorted(cuts), dtype=int)
+    if len(idx) == 0:
+        return lines, np.arange(len(lines))
+    length = shapely.length(lines[idx])
+    # piece boundaries per line: 0, the cuts, the length (deduplicated, sorted)
+    p_line, p_start, p_end = [], [], []
+    for k, i in enumerate(idx):
+        bounds = np.unique(np.clip(np.round(np.r_[0.0, cuts[int(i)], length[k]], 6), 0.0, length[k]))
+        keep = np.diff(bounds) > 1e-6
+        p_line.append(np.full(int(keep.sum()), k))
+        p_start.append(bounds[:-1][keep])
+        p_end.append(bounds[1:][keep])
+    line_k, start, end = np.concatenate(p_line), np.concatenate(p_start), np.concatenate(p_end)
+    coords, owner = shapely.get_coordinates(lines[idx], return_index=True)
+    seg = np.r_[0.0, np.hypot(*np.diff(coords, axis=0).T)]
+    first = np.r_[True, owner[1:] != owner[:-1]]
+    seg[first] = 0.0
+    cum = np.cumsum(seg)
+    cum -= np.repeat(cum[first], np.bincount(owner))  # restart at each line
+    big = float(length.max()) * 2 + 1.0
+    key = owner * big + cum  # globally sorted: line by line, then along the line
+    lo = np.searchsorted(key, line_k * big + start, side="right")
+    hi = np.searchsorted(key, line_k * big + end, side="left")
+    a = shapely.get_coordinates(shapely.line_interpolate_point(lines[idx[line_k]], start))
+    b = shapely.get_coordinates(shapely.line_interpolate_point(lines[idx[line_k]], end))
+    inner = np.maximum(hi - lo, 0)
+    count = inner + 2
+    piece = np.repeat(np.arange(len(line_k)), count)
+    pos = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    out = np.empty((count.sum(), 2))
+    is_a, is_b = pos == 0, pos == count[piece] - 1
+    out[is_a] = a
+    out[is_b] = b
+    mid = ~(is_a | is_b)
+    out[mid] = coords[(lo[piece] + pos - 1)[mid]]
+    pieces = shapely.linestrings(out, indices=piece)
+    return np.concatenate([lines[whole], pieces]), np.concatenate([whole, idx[line_k]])
 
 
 def build_network(rows: RoadRows, tol: float = 5.0) -> Network:
     """Node the roads and return the network (see the module docstring)."""
     cuts = _split_points(rows, tol)
-    lines, road, usable = [], [], []
-    for i, line in enumerate(rows.lines):
-        parts = _cut(line, cuts[i]) if i in cuts else [line]
-        lines.extend(parts)
-        road.extend([rows.road_id[i]] * len(parts))
-        usable.extend([rows.usable[i]] * len(parts))
-    geom = np.array(lines, dtype=object)
+    geom, source = _cut_all(rows.lines, cuts)
+    road, usable = rows.road_id[source], rows.usable[source]
     start = shapely.get_coordinates(shapely.get_point(geom, 0))
     end = shapely.get_coordinates(shapely.get_point(geom, -1))
     pts = np.vstack([start, end])
