@@ -106,7 +106,7 @@ def test_bad_input_is_4xx_json_and_writes_nothing(
     if code:
         assert body["code"] == code and body["message"] and body["message_en"]
     else:
-        assert body["ok"] is False and body["problems"][0]["code"] == "enum_unknown"
+        assert body["ok"] is False and body["problems"][0]["code"] == "enum_unknown" and body["batch"] is None
     assert snapshot(import_engine, catalog) == before
 
 

@@ -280,6 +280,7 @@ def run_import(
                 _check_keys(conn, spec, report, seat_mode, batch)
             if not report.ok or options.dry_run:
                 trans.rollback()
+                report.batch = None  # the batch opened at the start was rolled back with the rest
                 return report
             supplied = [f for f in spec.field_names if any(f in src.mapping.values() for src in report.sources)]
             batches.promote(conn, spec, report, options.username, seat_mode, batch, stager.direct, supplied)
