@@ -17,10 +17,12 @@ from sqlalchemy import Connection, text
 
 from fupin_gis.coverage.network import RoadRows
 
+# Statuses that count as built for every rule.
 BUILT = ["existing", "completed"]
 
 
-def _sql(name: str) -> str:
+def sql_text(name: str) -> str:
+    """The SQL file ``sql/<name>`` beside this package."""
     return resources.files("fupin_gis.coverage").joinpath(f"sql/{name}").read_text("utf-8")
 
 
@@ -36,7 +38,7 @@ class Households:
 
 def load_households(conn: Connection, srid: int) -> Households:
     """Every household in ``srid``."""
-    frame = pd.read_sql(text(_sql("households.sql")), conn, params={"srid": srid})
+    frame = pd.readsql_text(text(sql_text("households.sql")), conn, params={"srid": srid})
     return Households(
         frame["id"].to_numpy(),
         frame["village_code"].to_numpy(),
@@ -53,7 +55,7 @@ def water_access(
     Returns the covered mask and, per water point, WPdx-style figures: households within reach
     and households that depend on it alone (crucialness).
     """
-    points = pd.read_sql(text(_sql("water_points.sql")), conn, params={"srid": srid, "built": BUILT})
+    points = pd.readsql_text(text(sql_text("water_points.sql")), conn, params={"srid": srid, "built": BUILT})
     covered = np.zeros(len(hh.id), dtype=bool)
     per_point = pd.DataFrame(
         {"id": points["id"], "code": points["code"], "households_in_reach": 0, "households_sole_source": 0}
@@ -67,7 +69,7 @@ def water_access(
         per_point["households_in_reach"] = np.bincount(flat, minlength=len(points))
         sole = np.fromiter((r[0] for r, c in zip(reach, counts, strict=True) if c == 1), dtype=int)
         per_point["households_sole_source"] = np.bincount(sole, minlength=len(points))
-    pipes = [bytes(r.wkb) for r in conn.execute(text(_sql("pipelines.sql")), {"srid": srid, "built": BUILT})]
+    pipes = [bytes(r.wkb) for r in conn.execute(text(sql_text("pipelines.sql")), {"srid": srid, "built": BUILT})]
     if pipes and len(hh.id):
         tree_p = shapely.STRtree(shapely.from_wkb(pipes))
         near, _ = tree_p.query(shapely.points(hh.xy), predicate="dwithin", distance=pipe_m)
@@ -88,7 +90,7 @@ def rural_access(roads: RoadRows, hh: Households, distance_m: float) -> np.ndarr
 def facilities(conn: Connection) -> dict[str, dict[str, dict[str, int]]]:
     """Rule 4: per village and kind, facilities built and those meeting the standard."""
     out: dict[str, dict[str, dict[str, int]]] = {}
-    for r in conn.execute(text(_sql("facilities.sql")), {"built": BUILT}):
+    for r in conn.execute(text(sql_text("facilities.sql")), {"built": BUILT}):
         out.setdefault(r.village_code, {})[r.kind] = {"count": int(r.n), "standard": int(r.standard)}
     return out
 
@@ -96,7 +98,7 @@ def facilities(conn: Connection) -> dict[str, dict[str, dict[str, int]]]:
 def farmland(conn: Connection) -> dict[str, dict[str, dict[str, float]]]:
     """Rule 5: per village and slope grade, area in mu and the part converted to forest or grass."""
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for r in conn.execute(text(_sql("farmland.sql"))):
+    for r in conn.execute(text(sql_text("farmland.sql"))):
         out.setdefault(r.village_code, {})[r.slope_grade or "unknown"] = {
             "mu": round(float(r.mu), 2),
             "converted_mu": round(float(r.converted_mu or 0), 2),

@@ -1,9 +1,8 @@
-"""Run the coverage rules on the database (rule 1 so far) and shape the results as JSON."""
+"""Run the coverage rules on the database and shape the results as JSON (the interface of issue 4)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -15,13 +14,8 @@ from fupin_gis.coverage import rules
 from fupin_gis.coverage.checklists import Checklists, household_checks, village_checks
 from fupin_gis.coverage.network import RoadRows, build_network
 from fupin_gis.coverage.road_access import Access, Seat, contract, joint_plan, road_access
+from fupin_gis.coverage.rules import BUILT, sql_text
 from fupin_gis.settings import CoverageSettings
-
-BUILT = ["existing", "completed"]
-
-
-def _sql(name: str) -> str:
-    return resources.files("fupin_gis.coverage").joinpath(f"sql/{name}").read_text("utf-8")
 
 
 def metric_srid(conn: Connection, settings: CoverageSettings) -> int:
@@ -37,7 +31,7 @@ def metric_srid(conn: Connection, settings: CoverageSettings) -> int:
 def load_roads(conn: Connection, srid: int, settings: CoverageSettings) -> RoadRows:
     """Road parts of the roads layer, in ``srid``."""
     rows = conn.execute(
-        text(_sql("roads.sql")),
+        text(sql_text("roads.sql")),
         {
             "srid": srid,
             "min_width": settings.min_road_width_m,
@@ -58,7 +52,7 @@ def load_seats(conn: Connection, srid: int) -> tuple[list[Seat], list[Seat], dic
     villages: list[Seat] = []
     townships: list[Seat] = []
     names: dict[str, str] = {}
-    for r in conn.execute(text(_sql("seats.sql")), {"srid": srid}):
+    for r in conn.execute(text(sql_text("seats.sql")), {"srid": srid}):
         seat = Seat(r.code, (float(r.x), float(r.y)), r.township)
         (villages if r.kind == "village" else townships).append(seat)
         names[r.code] = r.name
