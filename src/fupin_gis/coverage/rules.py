@@ -38,7 +38,7 @@ class Households:
 
 def load_households(conn: Connection, srid: int) -> Households:
     """Every household in ``srid``."""
-    frame = pd.readsql_text(text(sql_text("households.sql")), conn, params={"srid": srid})
+    frame = pd.read_sql(text(sql_text("households.sql")), conn, params={"srid": srid})
     return Households(
         frame["id"].to_numpy(),
         frame["village_code"].to_numpy(),
@@ -55,7 +55,7 @@ def water_access(
     Returns the covered mask and, per water point, WPdx-style figures: households within reach
     and households that depend on it alone (crucialness).
     """
-    points = pd.readsql_text(text(sql_text("water_points.sql")), conn, params={"srid": srid, "built": BUILT})
+    points = pd.read_sql(text(sql_text("water_points.sql")), conn, params={"srid": srid, "built": BUILT})
     covered = np.zeros(len(hh.id), dtype=bool)
     per_point = pd.DataFrame(
         {"id": points["id"], "code": points["code"], "households_in_reach": 0, "households_sole_source": 0}
