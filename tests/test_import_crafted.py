@@ -404,3 +404,30 @@ def test_report_json_and_xlsx(tmp_path: Path, import_engine: Engine, catalog: Ca
     report.to_xlsx(tmp_path / "r.xlsx")
     ws = load_workbook(tmp_path / "r.xlsx")["问题 Problems"]
     assert [c.value for c in ws[2]][:6] == ["bad.csv", 0, "类型", "水塔", "error", "enum_unknown"]
+
+
+def test_large_load_into_empty_layer_rebuilds_indexes(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
+    """Deferred index build: the indexes are back after a commit, and after a failed import too."""
+    from fupin_gis.db.check import schema_problems
+
+    lines = [shapely.LineString([(x, 31.9), (x + 0.001, 31.901)]) for x in np.linspace(107.20, 107.28, 40)]
+    frame = gpd.GeoDataFrame(
+        {"编号": [f"PL-{i}" for i in range(40)], "电压等级": [10] * 40, "建设状态": ["现有"] * 40},
+        geometry=lines,
+        crs=4490,
+    )
+    path = tmp_path / "power.gpkg"
+    frame.to_file(path, engine="pyogrio")
+    with import_engine.begin() as conn:
+        conn.execute(text("DELETE FROM power_lines"))
+    bad = tmp_path / "power-bad.gpkg"
+    frame.assign(建设状态=["现有"] * 39 + ["烂尾"]).to_file(bad, engine="pyogrio")
+    failed = do_import(import_engine, catalog, bad, "power_lines", defer_index_min=10)
+    assert not failed.ok
+    with import_engine.connect() as conn:
+        assert schema_problems(conn, catalog) == []
+    report = do_import(import_engine, catalog, path, "power_lines", defer_index_min=10)
+    assert report.ok and report.inserted == 40
+    with import_engine.connect() as conn:
+        assert schema_problems(conn, catalog) == []
+        assert conn.execute(text("SELECT count(*) FROM power_lines WHERE code LIKE 'PL-%'")).scalar_one() == 40

@@ -42,6 +42,9 @@ class IngestSettings(BaseModel):
     max_unpacked_mb: int = Field(default=2048, description="Largest total size an archive may unpack to.")
     max_ratio: float = Field(default=200.0, description="Largest compression ratio of an archive entry.")
     chunk_size: int = Field(default=25_000, description="Features validated and staged per chunk.")
+    defer_index_min: int = Field(
+        default=50_000, description="A load this large into an empty layer rebuilds its indexes once."
+    )
 
 
 class CoverageSettings(BaseModel):

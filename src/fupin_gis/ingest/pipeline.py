@@ -58,12 +58,13 @@ class ImportOptions:
     username: str | None = None
     chunk_size: int = 25_000
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    defer_index_min: int = 50_000  # into an empty layer, this many features rebuild indexes once
 
     @classmethod
     def from_settings(cls, settings: IngestSettings, **values: object) -> ImportOptions:
         """Options with the deployment's limits and chunk size."""
         limits = ArchiveLimits(settings.max_unpacked_mb * 1024**2, settings.max_ratio)
-        return cls(limits=limits, chunk_size=settings.chunk_size, **values)  # type: ignore[arg-type]
+        return cls(limits=limits, chunk_size=settings.chunk_size, defer_index_min=settings.defer_index_min, **values)  # type: ignore[arg-type]
 
 
 def sha256_of(path: Path) -> str:
@@ -111,6 +112,27 @@ def decide_crs(src: Source, option: str | None, area: shapely.Geometry | None) -
     if src.bounds is None:
         return CrsDecision(None, "inferred", note="没有坐标 / no coordinates")
     return infer_crs(src.bounds, area)
+
+
+def _defer_indexes(conn: Connection, spec: LayerSpec) -> list[str]:
+    """Drop the non-unique indexes of an empty layer for a large load; return their DDL.
+
+    Inside the import's transaction: a rollback restores them. The unique key index stays (it
+    catches keys repeated within the file). Readers of the layer wait until the commit.
+    """
+    if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {spec.name})")).scalar_one():
+        return []
+    rows = conn.execute(
+        text(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname "
+            "JOIN pg_index x ON x.indexrelid = c.oid WHERE i.schemaname = current_schema() AND i.tablename = :t "
+            "AND NOT x.indisunique AND NOT x.indisprimary"
+        ),
+        {"t": spec.name},
+    ).all()
+    for name, _ in rows:
+        conn.execute(text(f'DROP INDEX "{name}"'))
+    return [ddl for _, ddl in rows]
 
 
 def _csv(frame: pd.DataFrame) -> bytes:
@@ -268,6 +290,9 @@ def run_import(
                     batches.rollback_in(conn, catalog, old)
                 if not seat_mode:
                     batch = batches.open_batch(conn, spec, report, options.username)
+            deferred = []
+            if batch is not None and sum(s.count or 0 for s, _ in sources) >= options.defer_index_min:
+                deferred = _defer_indexes(conn, spec)
             stager = _Writer(conn, spec, columns, batch)
             stager.start()
             try:
@@ -282,6 +307,8 @@ def run_import(
                 trans.rollback()
                 report.batch = None  # the batch opened at the start was rolled back with the rest
                 return report
+            for ddl in deferred:  # built once, over all the rows, before the commit
+                conn.execute(text(ddl))
             supplied = [f for f in spec.field_names if any(f in src.mapping.values() for src in report.sources)]
             batches.promote(conn, spec, report, options.username, seat_mode, batch, stager.direct, supplied)
     return report
