@@ -124,9 +124,9 @@ def _defer_indexes(conn: Connection, spec: LayerSpec) -> list[str]:
         return []
     rows = conn.execute(
         text(
-            "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname "
-            "JOIN pg_index x ON x.indexrelid = c.oid WHERE i.schemaname = current_schema() AND i.tablename = :t "
-            "AND NOT x.indisunique AND NOT x.indisprimary"
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+            "JOIN pg_index x ON x.indexrelid = format('%I.%I', i.schemaname, i.indexname)::regclass "
+            "WHERE i.schemaname = current_schema() AND i.tablename = :t AND NOT x.indisunique AND NOT x.indisprimary"
         ),
         {"t": spec.name},
     ).all()
