@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -78,3 +79,14 @@ def test_map_page_is_cached_until_data_changes(client: TestClient, engine) -> No
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM roads WHERE name = '测试新路'"))
             conn.execute(text("DELETE FROM batches WHERE source = 'test'"))
+
+
+def test_map_shows_the_latest_coverage(client: TestClient) -> None:
+    run = client.post("/api/coverage/runs")
+    assert run.status_code == 201
+    villages = run.json()["villages"]
+    html = client.get("/").text
+    assert "Village road access" in html and "村通硬化路" in html
+    cut_off = next(v for v in villages if not v["road_access"]["connected"] and v["road_access"]["gap_m"])
+    assert json.dumps(cut_off["name"])[1:-1] in html  # its popup data is on the page (JSON-escaped)
+    assert '"_state": "gap"' in html

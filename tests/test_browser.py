@@ -62,6 +62,7 @@ def test_map_in_chromium(server: str, catalog: Catalog, output_dir: Path) -> Non
             return route.continue_()
 
         page.route("**/*", guard)
+        assert page.request.post(server + "/api/coverage/runs").status == 201
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.goto(server + "/", wait_until="load")
@@ -69,9 +70,10 @@ def test_map_in_chromium(server: str, catalog: Catalog, output_dir: Path) -> Non
             "typeof L !== 'undefined' && document.querySelectorAll('.leaflet-control-layers-selector').length > 0"
         )
         labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
-        assert len(labels) == len(catalog.layers)
+        assert len(labels) == len(catalog.layers) + 1  # every layer, and the latest coverage
         for spec in catalog.ordered():
             assert any(spec.label in text for text in labels), spec.name
+        assert any("Village road access" in text for text in labels)
         # Count features drawn: every layer group's GeoJSON layers on the map.
         drawn = page.evaluate(
             """() => { const m = Object.values(window).find(v => v instanceof L.Map);
@@ -79,6 +81,7 @@ def test_map_in_chromium(server: str, catalog: Catalog, output_dir: Path) -> Non
         )
         page.screenshot(path=str(output_dir / "map.png"))
         # Households are off by default; switching them on draws 15,939 more points.
+        assert "Village road access" in labels[0]  # coverage lies underneath the layers
         page.locator(".leaflet-control-layers-overlays label", has_text="建档立卡户").locator("input").check()
         more = page.evaluate(
             """() => { const m = Object.values(window).find(v => v instanceof L.Map);
@@ -88,5 +91,5 @@ def test_map_in_chromium(server: str, catalog: Catalog, output_dir: Path) -> Non
         browser.close()
     assert outside == []
     assert errors == []
-    assert drawn > 4000
+    assert drawn > 4000 + 45  # the layers, plus the 45 villages coloured by road access
     assert more - drawn == 15_939

@@ -181,6 +181,12 @@ def demo(
     counts = load_demo(make_engine(settings, url), catalog, county, progress=console)
     for layer, n in counts.items():
         console.print(f"  {catalog.layer(layer).label:<12} {layer:<16} {n:>10,}")
+    if scale == Scale.plan:
+        from fupin_gis.coverage.snapshots import create_run
+
+        with console.status("覆盖分析 / coverage…"):
+            run = create_run(make_engine(settings, url), settings.coverage, catalog)
+        console.print(f"覆盖分析 / coverage run {run['run_id']}")
     if out:
         write_layer(county, "roads", out)
         console.print(f"roads written to {out}")

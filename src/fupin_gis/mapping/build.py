@@ -3,13 +3,14 @@ labelled from ``layers/``, with no resource loaded from outside the app."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from html import escape
 from typing import Any
 
 import folium
 from branca.element import Element, Figure
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.db.setup import layer_counts
@@ -83,6 +84,57 @@ def legend_html(catalog: Catalog, shown: list[LayerSpec]) -> str:
     )
 
 
+ACCESS_STYLE = {
+    "connected": ("#1a9850", "通硬化路 / connected"),
+    "gap": ("#fdae61", "需硬化 / road to harden"),
+    "no_road": ("#d73027", "无路可通 / no road within reach"),
+}
+
+
+def coverage_layer(conn: Connection) -> folium.GeoJson | None:
+    """Villages coloured by rule 1 from the latest coverage snapshot (None without one)."""
+    rows = conn.execute(
+        text(
+            "SELECT v.code, v.name, ST_AsGeoJSON(v.geom, 6) AS g, c.result FROM coverage_villages c "
+            "JOIN villages v ON v.code = c.code WHERE c.run_id = (SELECT max(id) FROM coverage_runs)"
+        )
+    ).all()
+    if not rows:
+        return None
+    features = []
+    for code, name, geometry, result in rows:
+        ra = result["road_access"]
+        state = "connected" if ra["connected"] else ("gap" if ra["gap_m"] is not None else "no_road")
+        water = result.get("water", {})
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": json.loads(geometry),
+                "properties": {
+                    "村": name,
+                    "代码": code,
+                    "通硬化路": ACCESS_STYLE[state][1],
+                    "需硬化(米)": "" if ra["gap_m"] in (None, 0) else round(ra["gap_m"]),
+                    "安全饮水户": f"{water.get('households_covered', 0)}/{water.get('households', 0)}",
+                    "_state": state,
+                },
+            }
+        )
+
+    def style(feature: dict) -> dict:
+        colour = ACCESS_STYLE[feature["properties"]["_state"]][0]
+        return {"color": "#555", "weight": 1, "fillColor": colour, "fillOpacity": 0.45}
+
+    fields = ["村", "代码", "通硬化路", "需硬化(米)", "安全饮水户"]
+    return folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        name="coverage",
+        style_function=style,
+        popup=folium.GeoJsonPopup(fields=fields),
+        tooltip=folium.GeoJsonTooltip(fields=["村", "通硬化路"]),
+    )
+
+
 def _basemap(m: folium.Map, settings: MapSettings) -> None:
     if settings.basemap == "xyz" and settings.basemap_url:
         folium.TileLayer(tiles=settings.basemap_url, attr="basemap", name="底图 Basemap").add_to(m)
@@ -95,6 +147,12 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
     _basemap(m, settings)
     shown: list[LayerSpec] = []
     with engine.connect() as conn:
+        # Coverage first, so it lies under the layers and their points stay clickable.
+        access = coverage_layer(conn)
+        if access is not None:
+            group = folium.FeatureGroup(name="村通硬化路（最新覆盖分析）Village road access", show=True)
+            access.add_to(group)
+            group.add_to(m)
         extent = conn.execute(
             text(
                 "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
@@ -126,7 +184,13 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
     root = m.get_root()
     assert isinstance(root, Figure)
     root.html.add_child(Element('<div id="title">扶贫规划地图 <small>fupin-gis</small></div>'))
-    root.html.add_child(Element(legend_html(catalog, shown)))
+    legend = legend_html(catalog, shown)
+    if access is not None:
+        swatches = "".join(
+            f'<span class="sw" style="background:{c}"></span>{escape(label)}' for c, label in ACCESS_STYLE.values()
+        )
+        legend = legend.replace("</details>", f"<div><b>村通硬化路</b> {swatches}</div></details>", 1)
+    root.html.add_child(Element(legend))
     root.header.add_child(
         Element('<meta name="fupin-layers" content="' + ",".join(s.name for s in catalog.ordered()) + '">')
     )

@@ -14,9 +14,11 @@ router = APIRouter(tags=["pages"])
 
 @router.get("/", response_class=HTMLResponse)
 def map_page(request: Request, engine: EngineDep, catalog: CatalogDep, settings: SettingsDep) -> HTMLResponse:
-    """The planner's map; rebuilt only when the data changed (a new batch)."""
+    """The planner's map; rebuilt only when the data or the coverage changed (a new batch or run)."""
     with engine.connect() as conn:
-        version = conn.execute(text("SELECT coalesce(max(id), 0), count(*) FROM batches")).one()
+        version = conn.execute(
+            text("SELECT coalesce(max(id), 0), count(*), (SELECT coalesce(max(id), 0) FROM coverage_runs) FROM batches")
+        ).one()
     cache = request.app.state.page_cache
     key = ("map", tuple(version))
     if key not in cache:
