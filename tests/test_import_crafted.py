@@ -431,3 +431,22 @@ def test_large_load_into_empty_layer_rebuilds_indexes(tmp_path: Path, import_eng
     with import_engine.connect() as conn:
         assert schema_problems(conn, catalog) == []
         assert conn.execute(text("SELECT count(*) FROM power_lines WHERE code LIKE 'PL-%'")).scalar_one() == 40
+
+
+def test_key_repeated_across_chunks_is_refused(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
+    """The first copy goes straight into the layer, the repeat in a later chunk is staged: still refused."""
+    path = tmp_path / "repeat.csv"
+    pd.DataFrame(
+        {
+            "编号": ["W-D0", "W-D1", "W-D2", "W-D0"],
+            "类型": ["机压井"] * 4,
+            "状态": ["现有"] * 4,
+            "经度": LONLAT[:, 0],
+            "纬度": LONLAT[:, 1],
+        }
+    ).to_csv(path, index=False)
+    before = snapshot(import_engine, catalog)
+    report = do_import(import_engine, catalog, path, "water_points", chunk_size=2)
+    dup = [p for p in report.problems.items if p.code == "duplicate_key"]
+    assert [(p.feature, p.value) for p in dup] == [(3, "W-D0")]
+    assert report.batch is None and snapshot(import_engine, catalog) == before

@@ -134,3 +134,4 @@ def test_joint_plan_hardens_a_shared_segment_once() -> None:
     assert [a.gap_m for a in single] == [pytest.approx(1000), pytest.approx(1000)]
     plan = joint_plan(build_network(net_rows), villages, [Seat("T", (0, 0))])
     assert plan.length_m == pytest.approx(1000) and plan.roads == [1] and plan.villages_served == 2
+    assert sum(shapely.length(p) for p in plan.pieces) == pytest.approx(1000)  # the geometry to harden

@@ -70,9 +70,42 @@ def _access_json(a: Access) -> dict:
     }
 
 
-def run_road_access(conn: Connection, settings: CoverageSettings, roads: RoadRows | None = None) -> dict:
+def summarise(villages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Township (9-digit) and county (6-digit) totals of whatever figures the villages carry."""
+    # summary figure -> (part of a village's result, key in it); parts a run lacks are skipped
+    figures = {
+        "connected": ("road_access", "connected"),
+        "gap_m": ("road_access", "gap_m"),
+        "households": ("water", "households"),
+        "households_covered": ("water", "households_covered"),
+        "population": ("rai", "population"),
+        "population_within_2km": ("rai", "population_within_2km"),
+        "steep_mu": ("farmland", "steep_mu"),
+        "steep_converted_mu": ("farmland", "steep_converted_mu"),
+    }
+    summary: dict[str, dict[str, Any]] = {}
+    for v in villages:
+        for unit in (v["code"][:9], v["code"][:6]):
+            s = summary.setdefault(unit, {"villages": 0})
+            s["villages"] += 1
+            for name, (part, figure) in figures.items():
+                if part in v:
+                    s[name] = s.get(name, 0) + (v[part][figure] or 0)
+    for s in summary.values():
+        if "population" in s:
+            s["rai"] = round(s["population_within_2km"] / s["population"], 4) if s["population"] else None
+            s["water_share"] = round(s["households_covered"] / s["households"], 4) if s["households"] else None
+        for k in ("gap_m", "steep_mu", "steep_converted_mu"):
+            if k in s:
+                s[k] = round(s[k], 1)
+    return dict(sorted(summary.items()))
+
+
+def run_road_access(
+    conn: Connection, settings: CoverageSettings, roads: RoadRows | None = None, srid: int | None = None
+) -> dict:
     """Rule 1 for every village, with township and county summaries."""
-    srid = metric_srid(conn, settings)
+    srid = srid or metric_srid(conn, settings)
     roads = roads if roads is not None else load_roads(conn, srid, settings)
     net = build_network(roads, settings.snap_tolerance_m)
     villages, townships, names = load_seats(conn, srid)
@@ -87,21 +120,13 @@ def run_road_access(conn: Connection, settings: CoverageSettings, roads: RoadRow
         if villages
         else None
     )
-    out = []
-    summary: dict[str, dict[str, float]] = {}
-    for a in results:
-        out.append({"code": a.code, "name": names[a.code], "road_access": _access_json(a)})
-        for key in (a.code[:9], a.code[:6]):
-            s = summary.setdefault(key, {"villages": 0, "connected": 0, "gap_m": 0.0})
-            s["villages"] += 1
-            s["connected"] += a.connected
-            s["gap_m"] += a.gap_m or 0.0
+    out = [{"code": a.code, "name": names[a.code], "road_access": _access_json(a)} for a in results]
     return {
         "created_at": datetime.now(UTC).isoformat(),
         "metric_srid": srid,
         "network": {"edges": int(len(net.u)), "nodes": int(net.n_nodes), **net.fixes},
         "villages": out,
-        "summary": {k: {**v, "gap_m": round(v["gap_m"], 1)} for k, v in sorted(summary.items())},
+        "summary": summarise(out),
         "harden_plan": None
         if plan is None
         else {
@@ -117,7 +142,7 @@ def run_coverage(conn: Connection, settings: CoverageSettings, checklists: Check
     """Rules 1–6 for every village, with township and county summaries."""
     srid = metric_srid(conn, settings)
     roads = load_roads(conn, srid, settings)
-    base = run_road_access(conn, settings, roads)
+    base = run_road_access(conn, settings, roads, srid)
     hh = rules.load_households(conn, srid)
     covered, per_point = rules.water_access(conn, srid, hh, settings.water_distance_m, settings.pipe_distance_m)
     near_road = rules.rural_access(roads, hh, settings.rai_distance_m)
@@ -132,7 +157,6 @@ def run_coverage(conn: Connection, settings: CoverageSettings, checklists: Check
     households7 = household_checks(conn, checklists, hh.id, covered).to_dict(orient="index")
     fac = rules.facilities(conn)
     land = rules.farmland(conn)
-    summary: dict[str, dict[str, Any]] = {}
     for v in base["villages"]:
         row = per_village.loc[v["code"]] if v["code"] in per_village.index else None
         water = {
@@ -156,36 +180,7 @@ def run_coverage(conn: Connection, settings: CoverageSettings, checklists: Check
             checks=village_checks(checklists, v["road_access"], fac.get(v["code"], {})),
             household_checks={k: int(n) for k, n in households7.get(v["code"], {"households": 0, "all_ok": 0}).items()},
         )
-        for key in (v["code"][:9], v["code"][:6]):
-            s = summary.setdefault(
-                key,
-                {
-                    "villages": 0,
-                    "connected": 0,
-                    "gap_m": 0.0,
-                    "households": 0,
-                    "households_covered": 0,
-                    "population": 0,
-                    "population_within_2km": 0,
-                    "steep_mu": 0.0,
-                    "steep_converted_mu": 0.0,
-                },
-            )
-            s["villages"] += 1
-            s["connected"] += v["road_access"]["connected"]
-            s["gap_m"] += v["road_access"]["gap_m"] or 0.0
-            for k in ("households", "households_covered"):
-                s[k] += water[k]
-            for k in ("population", "population_within_2km"):
-                s[k] += rai[k]
-            s["steep_mu"] += steep["mu"]
-            s["steep_converted_mu"] += steep["converted_mu"]
-    for s in summary.values():
-        s["rai"] = round(s["population_within_2km"] / s["population"], 4) if s["population"] else None
-        s["water_share"] = round(s["households_covered"] / s["households"], 4) if s["households"] else None
-        for k in ("gap_m", "steep_mu", "steep_converted_mu"):
-            s[k] = round(s[k], 1)
-    base["summary"] = dict(sorted(summary.items()))
+    base["summary"] = summarise(base["villages"])
     base["water_points"] = per_point.to_dict(orient="records")
     base["rules"] = settings.model_dump(mode="json")
     return base

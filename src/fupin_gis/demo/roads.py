@@ -228,7 +228,6 @@ def build_roads(world: World, rng: np.random.Generator) -> tuple[Layer, dict]:
     bridges = crossing[rng.random(len(crossing)) < 0.4]
     structure[bridges] = "bridge"
     truth["bridges"] = bridges.tolist()
-    truth["crossings"] = crossing.tolist()
 
     frame = pd.DataFrame(
         {

@@ -298,8 +298,3 @@ def _assign_codes(world: World, rng: np.random.Generator) -> None:
         g_names.append((numerals[n] if n < 10 else str(n + 1)) + "社")
     world.codes = {"counties": county_codes, "townships": t_codes, "villages": v_codes, "village_groups": g_codes}
     world.names = {"counties": county_names, "townships": t_names, "villages": v_names, "village_groups": g_names}
-
-
-def nearest_index(points: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Index of the nearest of ``points`` for each row of ``query``."""
-    return cKDTree(points).query(query)[1]

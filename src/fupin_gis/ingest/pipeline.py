@@ -573,6 +573,24 @@ def _extra_json(frame: pd.DataFrame) -> list[str]:
 def _check_keys(conn: Connection, spec: LayerSpec, report: ImportReport, seat_mode: bool, batch: int | None) -> None:
     if spec.key is None:
         return
+    label = spec.field(spec.key).label
+
+    def duplicate(k: object, file: str, feature: int, others: list[int] | None = None) -> None:
+        where = f"（要素 {others[:10]}）" if others else ""
+        where_en = f" (features {others[:10]})" if others else ""
+        report.problems.add(
+            Problem(
+                "duplicate_key",
+                f"{label} “{k}” 在文件中重复{where}",
+                f"{spec.key} '{k}' appears more than once in the file{where_en}",
+                "error",
+                file,
+                feature,
+                spec.key,
+                str(k),
+            )
+        )
+
     if batch is not None:
         # Staged rows whose key this import already wrote straight into the layer.
         clash = conn.execute(
@@ -582,36 +600,14 @@ def _check_keys(conn: Connection, spec: LayerSpec, report: ImportReport, seat_mo
             {"b": batch},
         ).all()
         for k, feat, file in clash:
-            report.problems.add(
-                Problem(
-                    "duplicate_key",
-                    f"{spec.field(spec.key).label} “{k}” 在文件中重复",
-                    f"{spec.key} '{k}' appears more than once in the file",
-                    "error",
-                    file,
-                    int(feat),
-                    spec.key,
-                    str(k),
-                )
-            )
+            duplicate(k, file, int(feat))
     dups = conn.execute(
         text(
             f"SELECT {spec.key} AS k, array_agg(_feature ORDER BY _feature) AS f, min(_file) AS file FROM _stage WHERE {spec.key} IS NOT NULL GROUP BY {spec.key} HAVING count(*) > 1 LIMIT 1000"
         )
     ).all()
     for k, feats, file in dups:
-        report.problems.add(
-            Problem(
-                "duplicate_key",
-                f"{spec.field(spec.key).label} “{k}” 在文件中重复（要素 {feats[:10]}）",
-                f"{spec.key} '{k}' appears more than once in the file (features {feats[:10]})",
-                "error",
-                file,
-                int(feats[1]),
-                spec.key,
-                str(k),
-            )
-        )
+        duplicate(k, file, int(feats[1]), list(feats))
     if seat_mode:
         missing = conn.execute(
             text(

@@ -74,10 +74,6 @@ class Source:
                 yield table, geoms
 
 
-def _folder_of(path: Path) -> Path | None:
-    return path if path.suffix.lower() == ".shp" else None
-
-
 def open_sources(path: Path, display: str, encoding: str | None, pick: str | None) -> list[Source]:
     """Every layer of ``path`` (a layer of a GeoPackage or a KML folder each)."""
     suffix = path.suffix.lower()
