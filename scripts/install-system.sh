@@ -15,7 +15,7 @@ install() {
   $SUDO apt-get install -y -q --no-install-recommends $need
 }
 
-install postgresql postgresql-contrib chromium fonts-noto-cjk gdal-bin
+install postgresql postgresql-contrib chromium fonts-noto-cjk gdal-bin poppler-utils
 # Node.js/npm and venv may come from elsewhere (nodesource, pyenv): only install them when missing.
 command -v npm >/dev/null 2>&1 || install nodejs npm
 python3 -c 'import venv, ensurepip' 2>/dev/null || install python3-venv

@@ -19,7 +19,7 @@ SRID = 4545
 def result(demo: DemoCounty, engine, catalog: Catalog) -> dict:  # noqa: ANN001
     settings = CoverageSettings(pipe_distance_m=0.0)
     with engine.connect() as conn:
-        return run_coverage(conn, settings, load_checklists(settings.checklist_file, catalog))
+        return run_coverage(conn, settings, load_checklists(settings.checklist_file, catalog))[0]
 
 
 def _metric_tables(conn: Connection) -> None:

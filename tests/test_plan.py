@@ -15,7 +15,7 @@ from fupin_gis.settings import Settings
 
 
 def test_shipped_plan_has_the_brief_numbers(catalog: Catalog) -> None:
-    plan = load_plan(Settings().plan_file, catalog)
+    plan = load_plan(Settings().coverage.plan_file, catalog)
     targets = {i.key: i.target for i in plan.items}
     assert targets["village_road_harden"] == 270 and targets["hand_pump_wells"] == 1650
     assert targets["central_supply"] == 156 and targets["supply_pipeline"] == 184 and targets["storage_tanks"] == 245
@@ -24,7 +24,7 @@ def test_shipped_plan_has_the_brief_numbers(catalog: Catalog) -> None:
 
 
 def test_measured_from_the_map(demo: DemoCounty, conn: Connection, catalog: Catalog) -> None:
-    result = measure(conn, load_plan(Settings().plan_file, catalog), catalog)
+    result = measure(conn, load_plan(Settings().coverage.plan_file, catalog), catalog)
     items = {i["key"]: i for i in result["items"]}
     km = conn.execute(
         text(
@@ -66,7 +66,7 @@ def test_measured_from_the_map(demo: DemoCounty, conn: Connection, catalog: Cata
     ],
 )
 def test_bad_plan_names_file_and_item(tmp_path: Path, catalog: Catalog, old: str, new: str, where: str) -> None:
-    text_ = Settings().plan_file.read_text("utf-8")
+    text_ = Settings().coverage.plan_file.read_text("utf-8")
     assert old in text_
     bad = tmp_path / "plan.toml"
     bad.write_text(text_.replace(old, new, 1), encoding="utf-8")

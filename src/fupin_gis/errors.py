@@ -63,7 +63,21 @@ class DatabaseUnavailable(FupinError):
     code = "database_unavailable"
 
 
+class ReportFailed(FupinError):
+    """A report could not be produced (the PDF printer is missing or failed)."""
+
+    code = "report_failed"
+
+
+class Forbidden(FupinError):
+    """The caller may not see or do this."""
+
+    code = "forbidden"
+
+
 STATUS_CODES: dict[type[FupinError], int] = {
+    ReportFailed: 503,
+    Forbidden: 403,
     LayerNotFound: 404,
     NotFound: 404,
     InvalidInput: 400,

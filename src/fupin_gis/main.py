@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from fupin_gis import __version__
-from fupin_gis.api.routes import coverage, health, imports, layers, pages
+from fupin_gis.api.routes import coverage, health, imports, layers, pages, reports
 from fupin_gis.catalog import load_catalog
 from fupin_gis.db.engine import make_engine
 from fupin_gis.errors import FupinError, status_code
@@ -36,11 +38,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def fupin_error(request: Request, exc: FupinError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=status_code(exc))
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+        where = ".".join(str(p) for p in first["loc"][1:] or first["loc"])
+        body = {
+            "code": "invalid_input",
+            "message": f"参数 {where} 无效：{first['msg']}",
+            "message_en": f"Invalid parameter {where}: {first['msg']}",
+            "field": where,
+            "detail": jsonable_encoder(exc.errors()),
+        }
+        return JSONResponse(body, status_code=422)
+
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(imports.router)
     app.include_router(coverage.router)
     app.include_router(pages.router)
+    app.include_router(reports.router)
     app.mount("/vendor", StaticFiles(directory=settings.web_dir / "node_modules", check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static", check_dir=False), name="static")
     return app

@@ -70,6 +70,9 @@ class CoverageSettings(BaseModel):
         default_factory=lambda: data_dir("plans") / "checklists.toml", description="Rule 6's lists."
     )
     rai_distance_m: float = Field(default=2000.0, description="Rule 3: all-season road within this distance.")
+    plan_file: Path = Field(
+        default_factory=lambda: data_dir("plans") / "tongjiang-2009-2011.toml", description="Rule 7's plan."
+    )
 
 
 class Settings(BaseSettings):
@@ -83,12 +86,6 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     coverage: CoverageSettings = CoverageSettings()
     catalog_dir: Path = Field(default_factory=lambda: data_dir("layers"))
-    checklist_file: Path = Field(
-        default_factory=lambda: data_dir("plans") / "checklists.toml", description="Rule 6's lists."
-    )
-    plan_file: Path = Field(
-        default_factory=lambda: data_dir("plans") / "tongjiang-2009-2011.toml", description="Rule 7's plan."
-    )
     web_dir: Path = Field(default_factory=lambda: data_dir("web"))
 
     @property

@@ -117,21 +117,34 @@ def village_checks(
 
 
 def household_checks(conn: Connection, lists: Checklists, ids: np.ndarray, water_ok: np.ndarray) -> pd.DataFrame:
-    """Per village: households, households meeting every item, and how many miss each item.
+    """Per household (indexed by id, in the order of ``ids``): code, village and each item met or not.
 
     A household field left empty counts as not met (unknown is not a pass). ``water_ok`` is
     rule 2 per household, in the order of ``ids``.
     """
     fields = ", ".join(dict.fromkeys(h.field for h in lists.household))
-    frame = pd.read_sql(text(f"SELECT id, village_code, {fields} FROM households"), conn).set_index("id").loc[ids]
-    met = pd.DataFrame(index=frame.index)
+    frame = pd.read_sql(text(f"SELECT id, code, village_code, {fields} FROM households"), conn).set_index("id").loc[ids]
+    met = frame[["code", "village_code"]].copy()
     for h in lists.household:
         ok = frame[h.field].fillna(False).astype(bool).to_numpy()
         if h.also_rule == "water_access":
             ok = ok & water_ok
         met[h.key] = ok
-    village = frame["village_code"].to_numpy()
-    counts = pd.DataFrame({"households": 1, "all_ok": met.all(axis=1).to_numpy()}, index=met.index)
+    return met
+
+
+def missing_items(lists: Checklists, met: pd.DataFrame) -> np.ndarray:
+    """Per household, the keys of the items not met as a PostgreSQL array literal (``{house,biogas}``)."""
+    joined = np.full(len(met), "", dtype=object)
     for h in lists.household:
-        counts[f"missing_{h.key}"] = ~met[h.key].to_numpy()
-    return counts.groupby(village).sum().astype(int)
+        joined = joined + np.where(met[h.key].to_numpy(), "", h.key + ",")
+    return np.array(["{" + s[:-1] + "}" if s else "{}" for s in joined], dtype=object)
+
+
+def household_counts(lists: Checklists, met: pd.DataFrame) -> pd.DataFrame:
+    """Per village: households, households meeting every item, and how many miss each item."""
+    keys = [h.key for h in lists.household]
+    counts = pd.DataFrame({"households": 1, "all_ok": met[keys].all(axis=1).to_numpy()}, index=met.index)
+    for key in keys:
+        counts[f"missing_{key}"] = ~met[key].to_numpy()
+    return counts.groupby(met["village_code"].to_numpy()).sum().astype(int)

@@ -11,7 +11,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from fupin_gis.coverage import rules
-from fupin_gis.coverage.checklists import Checklists, household_checks, village_checks
+from fupin_gis.coverage.checklists import Checklists, household_checks, household_counts, missing_items, village_checks
 from fupin_gis.coverage.network import RoadRows, build_network
 from fupin_gis.coverage.road_access import Access, Seat, contract, joint_plan, road_access
 from fupin_gis.coverage.rules import BUILT, sql_text
@@ -138,8 +138,12 @@ def run_road_access(
     }
 
 
-def run_coverage(conn: Connection, settings: CoverageSettings, checklists: Checklists) -> dict:
-    """Rules 1–6 for every village, with township and county summaries."""
+def run_coverage(conn: Connection, settings: CoverageSettings, checklists: Checklists) -> tuple[dict, pd.DataFrame]:
+    """Rules 1–6 for every village, with township and county summaries; and the households' results.
+
+    The second value has one row a household: ``household_id``, ``code``, ``village_code``,
+    ``members``, ``water_ok``, ``near_road``, ``missing`` (the unmet household items as an array literal).
+    """
     srid = metric_srid(conn, settings)
     roads = load_roads(conn, srid, settings)
     base = run_road_access(conn, settings, roads, srid)
@@ -154,7 +158,19 @@ def run_coverage(conn: Connection, settings: CoverageSettings, checklists: Check
         population=("members", "sum"),
         population_within_2km=("members_near", "sum"),
     )
-    households7 = household_checks(conn, checklists, hh.id, covered).to_dict(orient="index")
+    met = household_checks(conn, checklists, hh.id, covered)
+    households7 = household_counts(checklists, met).to_dict(orient="index")
+    per_household = pd.DataFrame(
+        {
+            "household_id": hh.id,
+            "code": met["code"].to_numpy(),
+            "village_code": hh.village,
+            "members": hh.members,
+            "water_ok": covered,
+            "near_road": near_road,
+            "missing": missing_items(checklists, met),
+        }
+    )
     fac = rules.facilities(conn)
     land = rules.farmland(conn)
     for v in base["villages"]:
@@ -183,4 +199,4 @@ def run_coverage(conn: Connection, settings: CoverageSettings, checklists: Check
     base["summary"] = summarise(base["villages"])
     base["water_points"] = per_point.to_dict(orient="records")
     base["rules"] = settings.model_dump(mode="json")
-    return base
+    return base, per_household

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from fupin_gis.catalog import Catalog
 from fupin_gis.coverage.checklists import load_checklists
+from fupin_gis.coverage.plan import load_plan, measure
 from fupin_gis.coverage.run import run_coverage
 from fupin_gis.errors import InvalidInput, NotFound
 from fupin_gis.settings import CoverageSettings
@@ -30,25 +31,39 @@ def rules_from_file(path: Path, base: CoverageSettings) -> CoverageSettings:
 def create_run(engine: Engine, settings: CoverageSettings, catalog: Catalog) -> dict[str, Any]:
     """Compute every rule and store the result as a snapshot; returns the result with ``run_id``."""
     checklists = load_checklists(settings.checklist_file, catalog)
+    plan = load_plan(settings.plan_file, catalog)
     with engine.begin() as conn:
         version = conn.execute(text("SELECT coalesce(max(id), 0) FROM batches")).scalar_one()
-        result = run_coverage(conn, settings, checklists)
+        result, households = run_coverage(conn, settings, checklists)
+        result["plan"] = measure(conn, plan, catalog)
         run_id = conn.execute(
             text(
-                "INSERT INTO coverage_runs (data_version, rules, summary, network) VALUES (:v, CAST(:r AS jsonb), CAST(:s AS jsonb), CAST(:n AS jsonb)) RETURNING id, created_at"
+                "INSERT INTO coverage_runs (data_version, rules, summary, network, harden_plan, plan) VALUES "
+                "(:v, CAST(:r AS jsonb), CAST(:s AS jsonb), CAST(:n AS jsonb), CAST(:h AS jsonb), CAST(:p AS jsonb)) "
+                "RETURNING id, created_at"
             ),
             {
                 "v": version,
                 "r": json.dumps(result["rules"]),
                 "s": json.dumps(result["summary"], ensure_ascii=False),
                 "n": json.dumps(result["network"]),
+                "h": json.dumps(result["harden_plan"]),
+                "p": json.dumps(result["plan"], ensure_ascii=False),
             },
         ).one()
         raw = conn.connection.driver_connection
         assert raw is not None
-        with raw.cursor() as cur, cur.copy("COPY coverage_villages (run_id, code, name, result) FROM STDIN") as copy:
-            for v in result["villages"]:
-                copy.write_row((run_id.id, v["code"], v["name"], json.dumps(v, ensure_ascii=False)))
+        with raw.cursor() as cur:
+            with cur.copy("COPY coverage_villages (run_id, code, name, result) FROM STDIN") as copy:
+                for v in result["villages"]:
+                    copy.write_row((run_id.id, v["code"], v["name"], json.dumps(v, ensure_ascii=False)))
+            columns = ", ".join(households.columns)
+            with cur.copy(f"COPY coverage_households (run_id, {columns}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(
+                    households.assign(run_id=run_id.id)[["run_id", *households.columns]].to_csv(
+                        index=False, header=False
+                    )
+                )
     result["run_id"] = run_id.id
     result["created_at"] = run_id.created_at.isoformat()
     result["data_version"] = version
@@ -69,7 +84,10 @@ def get_run(engine: Engine, run_id: int, village: str | None = None) -> dict[str
     with engine.connect() as conn:
         run = (
             conn.execute(
-                text("SELECT id, created_at, data_version, rules, summary, network FROM coverage_runs WHERE id = :r"),
+                text(
+                    "SELECT id, created_at, data_version, rules, summary, network, harden_plan, plan "
+                    "FROM coverage_runs WHERE id = :r"
+                ),
                 {"r": run_id},
             )
             .mappings()
@@ -102,6 +120,8 @@ def get_run(engine: Engine, run_id: int, village: str | None = None) -> dict[str
         "rules": run["rules"],
         "summary": run["summary"],
         "network": run["network"],
+        "harden_plan": run["harden_plan"],
+        "plan": run["plan"],
         "villages": list(villages),
     }
 

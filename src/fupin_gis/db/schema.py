@@ -24,7 +24,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.types import TypeEngine
 
 from fupin_gis.catalog import Catalog, FieldSpec, LayerSpec
@@ -144,8 +144,8 @@ def history_table(metadata: MetaData) -> Table:
     )
 
 
-def coverage_tables(metadata: MetaData) -> tuple[Table, Table]:
-    """Coverage snapshots: one row a run, one row a village of a run."""
+def coverage_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
+    """Coverage snapshots: one row a run, one row a village of a run, one row a household of a run."""
     runs = Table(
         "coverage_runs",
         metadata,
@@ -155,6 +155,8 @@ def coverage_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("rules", JSONB, nullable=False),
         Column("summary", JSONB, nullable=False),
         Column("network", JSONB),
+        Column("harden_plan", JSONB, comment="the joint plan: road ids to harden so every village connects"),
+        Column("plan", JSONB, comment="rule 7: the plan's targets against the registry at the time of the run"),
         comment="覆盖分析运行",
     )
     villages = Table(
@@ -166,7 +168,20 @@ def coverage_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("result", JSONB, nullable=False),
         comment="覆盖分析结果（村）",
     )
-    return runs, villages
+    households = Table(
+        "coverage_households",
+        metadata,
+        Column("run_id", BigInteger, ForeignKey("coverage_runs.id", ondelete="CASCADE"), primary_key=True),
+        Column("household_id", BigInteger, primary_key=True),
+        Column("code", Text),
+        Column("village_code", Text, nullable=False, index=True),
+        Column("members", Integer),
+        Column("water_ok", Boolean, nullable=False, comment="rule 2: safe water within reach or piped"),
+        Column("near_road", Boolean, nullable=False, comment="rule 3: within the RAI distance of a hardened road"),
+        Column("missing", ARRAY(Text), nullable=False, comment="household checks not met (keys of the checklist)"),
+        comment="覆盖分析结果（户，个人信息）",
+    )
+    return runs, villages, households
 
 
 def build_metadata(catalog: Catalog) -> MetaData:

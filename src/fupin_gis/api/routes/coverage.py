@@ -50,6 +50,6 @@ def diff(
 @router.get("/plan")
 def plan_versus_actual(engine: EngineDep, catalog: CatalogDep, settings: SettingsDep) -> dict:
     """Rule 7: the configured plan's targets against what the registry measures."""
-    plan = load_plan(settings.plan_file, catalog)
+    plan = load_plan(settings.coverage.plan_file, catalog)
     with engine.connect() as conn:
         return measure(conn, plan, catalog)

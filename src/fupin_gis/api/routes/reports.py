@@ -1,0 +1,126 @@
+"""``/reports``: the reports page and downloads; ``/api/reports``: the same as JSON."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import jinja2
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
+from sqlalchemy import text
+from starlette.background import BackgroundTask
+
+from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep
+from fupin_gis.errors import Forbidden
+from fupin_gis.reports.build import PERSONAL, REPORTS, RULES, build_report
+from fupin_gis.reports.model import Report
+from fupin_gis.reports.render import FORMATS, check_format, csv_lines, filename, html, write
+
+router = APIRouter(tags=["reports"])
+
+RunQ = Annotated[int | None, Query(description="coverage run (default: the newest)")]
+AreaQ = Annotated[str | None, Query(description="6-digit county or 9-digit township code")]
+RuleQ = Annotated[list[str] | None, Query(description="villages-lacking: rules to list villages by")]
+SinceQ = Annotated[int | None, Query(description="changes: the earlier run (default: the one before)")]
+
+
+def _report(
+    engine: Any, catalog: Any, name: str, run: int | None, area: str | None, rule: Any, since: int | None
+) -> Report:
+    if name in PERSONAL:
+        # Household rows are personal data: only roles allowed to see it may have them, and accounts
+        # (issue 5) are not there yet, so over HTTP nobody may; the CLI on the server can.
+        raise Forbidden(
+            "农户清单含个人信息：需有权查看个人信息的账号（请在服务器上用 fupin-gis report households）",
+            "The household list is personal data: it needs an account allowed to see it "
+            "(on the server use `fupin-gis report households`)",
+            report=name,
+        )
+    return build_report(engine, catalog, name, run, area, rule, since)
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def reports_page(engine: EngineDep, settings: SettingsDep) -> HTMLResponse:
+    """The reports page: pick a run, an area and a rule, then download in any format."""
+    with engine.connect() as conn:
+        runs = conn.execute(
+            text("SELECT id, created_at, data_version FROM coverage_runs ORDER BY id DESC LIMIT 50")
+        ).all()
+        towns = conn.execute(text("SELECT code, name FROM townships ORDER BY code")).all()
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(settings.web_dir / "templates"), autoescape=True)
+    page = env.get_template("reports.html").render(
+        reports=REPORTS, formats=FORMATS, personal=PERSONAL, rules=RULES, runs=runs, towns=towns
+    )
+    return HTMLResponse(page)
+
+
+@router.get("/reports/{name}.{fmt}", response_model=None)
+def download(
+    name: str,
+    fmt: str,
+    engine: EngineDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    run: RunQ = None,
+    township: AreaQ = None,
+    rule: RuleQ = None,
+    since: SinceQ = None,
+) -> HTMLResponse | StreamingResponse | FileResponse:
+    """A report in one format (``html`` opens in the browser; the rest download)."""
+    check_format(fmt)
+    report = _report(engine, catalog, name, run, township, rule, since)
+    templates = settings.web_dir / "templates"
+    attachment = {"Content-Disposition": f'attachment; filename="{filename(report, fmt)}"'}
+    if fmt == "html":
+        return HTMLResponse(html(report, templates))
+    if fmt == "csv":
+        return StreamingResponse(
+            (chunk.encode("utf-8") for chunk in csv_lines(report)), media_type=FORMATS["csv"][0], headers=attachment
+        )
+    tmp = tempfile.TemporaryDirectory(prefix="fupin-report-")
+    path = write(report, fmt, Path(tmp.name) / filename(report, fmt), templates)
+    return FileResponse(path, media_type=FORMATS[fmt][0], headers=attachment, background=BackgroundTask(tmp.cleanup))
+
+
+@router.get("/api/reports")
+def list_reports() -> dict:
+    """The reports, formats and rules."""
+    return {
+        "reports": [
+            {"name": k, "label": zh, "label_en": en, "personal": k in PERSONAL} for k, (zh, en) in REPORTS.items()
+        ],
+        "formats": list(FORMATS),
+        "rules": [{"key": k, "label": zh, "label_en": en} for k, (zh, en) in RULES.items()],
+    }
+
+
+@router.get("/api/reports/{name}")
+def report_json(
+    name: str,
+    engine: EngineDep,
+    catalog: CatalogDep,
+    run: RunQ = None,
+    township: AreaQ = None,
+    rule: RuleQ = None,
+    since: SinceQ = None,
+) -> dict:
+    """A report's tables as JSON: the run it comes from, and each section's columns and rows."""
+    report = _report(engine, catalog, name, run, township, rule, since)
+    return {
+        "report": report.name,
+        "label": report.zh,
+        "run_id": report.run["run_id"],
+        "about": [{"item": k, "value": v} for k, v in report.about],
+        "headline": [{"item": k, "value": v} for k, v in report.headline],
+        "sections": [
+            {
+                "key": s.key,
+                "label": s.zh,
+                "columns": [{"key": c.key, "label": c.zh, "label_en": c.en, "kind": c.kind} for c in s.columns],
+                "rows": [dict(zip((c.key for c in s.columns), row, strict=True)) for row in s.rows],
+            }
+            for s in report.sections
+        ],
+    }

@@ -1,0 +1,1 @@
+"""Reports from coverage snapshots: villages lacking infrastructure, summaries, plan versus actual, households, changes."""
