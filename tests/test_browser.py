@@ -93,3 +93,34 @@ def test_map_in_chromium(server: str, catalog: Catalog, output_dir: Path) -> Non
     assert errors == []
     assert drawn > 4000 + 45  # the layers, plus the 45 villages coloured by road access
     assert more - drawn == 15_939
+
+
+@pytest.mark.browser
+def test_reports_page_in_chromium(server: str, output_dir: Path) -> None:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        assert page.request.post(server + "/api/coverage/runs").status == 201
+        page.goto(server + "/", wait_until="load")
+        page.click("#title a")  # the map links to the reports
+        page.wait_for_url(server + "/reports")
+        town = page.locator("select[name=township] option").nth(2)
+        code, name = town.get_attribute("value"), town.inner_text()
+        page.select_option("select[name=township]", code)
+        page.select_option("select[name=rule]", "water")
+        lacking = page.locator("[data-report=villages-lacking] a[data-format=xlsx]").get_attribute("href")
+        summary = page.locator("[data-report=summary] a[data-format=html]").get_attribute("href")
+        assert f"township={code}" in lacking and "rule=water" in lacking
+        assert f"township={code}" in summary and "rule=" not in summary
+        assert page.locator("[data-report=households] a").count() == 0  # personal data: not offered
+        assert page.locator("[data-report=plan-vs-actual] a[data-format=shp]").count() == 0  # no geometry
+        page.screenshot(path=str(output_dir / "reports.png"), full_page=True)
+        with page.expect_download() as download:
+            page.click("[data-report=villages-lacking] a[data-format=csv]")
+        assert download.value.suggested_filename.startswith("villages-lacking-run")
+        page.click("[data-report=summary] a[data-format=html]")
+        page.wait_for_selector("h1")
+        assert "乡镇与全县汇总" in page.inner_text("h1")
+        assert name.split()[0] in page.inner_text("table")
+        page.screenshot(path=str(output_dir / "report-summary.png"), full_page=True)
+        browser.close()

@@ -183,7 +183,9 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
     folium.LayerControl(collapsed=False).add_to(m)
     root = m.get_root()
     assert isinstance(root, Figure)
-    root.html.add_child(Element('<div id="title">扶贫规划地图 <small>fupin-gis</small></div>'))
+    root.html.add_child(
+        Element('<div id="title">扶贫规划地图 <small>fupin-gis</small> <a href="/reports">报表 Reports</a></div>')
+    )
     legend = legend_html(catalog, shown)
     if access is not None:
         swatches = "".join(

@@ -31,6 +31,7 @@ RULES = {
     "checks": ("村七有", "village checks"),
 }
 PERSONAL = {"households"}
+WITH_GEOMETRY = {"villages-lacking", "summary"}  # the others have no Shapefile export
 # the first columns of every village and household table
 TOWN = [Column("town_code", "乡镇代码", "Township code"), Column("town", "乡镇", "Township")]
 

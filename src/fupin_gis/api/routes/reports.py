@@ -14,7 +14,7 @@ from starlette.background import BackgroundTask
 
 from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep
 from fupin_gis.errors import Forbidden
-from fupin_gis.reports.build import PERSONAL, REPORTS, RULES, build_report
+from fupin_gis.reports.build import PERSONAL, REPORTS, RULES, WITH_GEOMETRY, build_report
 from fupin_gis.reports.model import Report
 from fupin_gis.reports.render import FORMATS, check_format, csv_lines, filename, html, write
 
@@ -51,7 +51,13 @@ def reports_page(engine: EngineDep, settings: SettingsDep) -> HTMLResponse:
         towns = conn.execute(text("SELECT code, name FROM townships ORDER BY code")).all()
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(settings.web_dir / "templates"), autoescape=True)
     page = env.get_template("reports.html").render(
-        reports=REPORTS, formats=FORMATS, personal=PERSONAL, rules=RULES, runs=runs, towns=towns
+        reports=REPORTS,
+        formats=FORMATS,
+        personal=PERSONAL,
+        with_geometry=WITH_GEOMETRY,
+        rules=RULES,
+        runs=runs,
+        towns=towns,
     )
     return HTMLResponse(page)
 
