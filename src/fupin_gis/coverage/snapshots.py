@@ -79,8 +79,8 @@ def list_runs(engine: Engine) -> list[dict[str, Any]]:
         return [dict(r) for r in rows]
 
 
-def get_run(engine: Engine, run_id: int, village: str | None = None) -> dict[str, Any]:
-    """One snapshot (summary and villages), or one village of it."""
+def get_run(engine: Engine, run_id: int, village: str | None = None, area: str | None = None) -> dict[str, Any]:
+    """One snapshot (summary and villages, only those whose code starts with ``area`` if given), or one village."""
     with engine.connect() as conn:
         run = (
             conn.execute(
@@ -109,7 +109,10 @@ def get_run(engine: Engine, run_id: int, village: str | None = None) -> dict[str
                 )
             return {"run_id": run_id, "village": row}
         villages = (
-            conn.execute(text("SELECT result FROM coverage_villages WHERE run_id = :r ORDER BY code"), {"r": run_id})
+            conn.execute(
+                text("SELECT result FROM coverage_villages WHERE run_id = :r AND code LIKE :a ORDER BY code"),
+                {"r": run_id, "a": (area or "") + "%"},
+            )
             .scalars()
             .all()
         )

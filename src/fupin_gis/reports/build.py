@@ -131,7 +131,7 @@ def villages_lacking(
                 field="rule",
                 value=r,
             )
-    run = get_run(engine, run_id)
+    run = get_run(engine, run_id, area=area)
     names = _unit_names(engine)
     lists = _checklists(catalog, run)
     labels = {i.key: i.label for i in lists.village} if lists else {}
@@ -230,7 +230,7 @@ def _share(part: Any, whole: Any) -> float | None:
 
 def summary(engine: Engine, catalog: Catalog, run_id: int, area: str | None) -> Report:
     """(b) Township and county summaries: counts and shares, the seven checks met."""
-    run = get_run(engine, run_id)
+    run = get_run(engine, run_id, area=area)
     names = _unit_names(engine)
     lists = _checklists(catalog, run)
     villages = [v for v in run["villages"] if _in_area(v["code"], area)]
@@ -357,7 +357,7 @@ def summary(engine: Engine, catalog: Catalog, run_id: int, area: str | None) -> 
 
 def plan_vs_actual(engine: Engine, run_id: int, area: str | None) -> Report:
     """(c) The plan's targets against what the registry held at the run: by item, township and tranche."""
-    run = get_run(engine, run_id)
+    run = get_run(engine, run_id, area=area)
     names = _unit_names(engine)
     plan = run.get("plan")
     if not plan:
@@ -425,7 +425,7 @@ def plan_vs_actual(engine: Engine, run_id: int, area: str | None) -> Report:
 
 def households(engine: Engine, catalog: Catalog, run_id: int, area: str | None) -> Report:
     """(d) Households missing something: water, a road within reach, or a household check (personal data)."""
-    run = get_run(engine, run_id)
+    run = get_run(engine, run_id, area=area)
     names = _unit_names(engine)
     lists = _checklists(catalog, run)
     labels = {i.key: i.label for i in lists.household} if lists else {}
@@ -485,7 +485,7 @@ def changes(engine: Engine, run_id: int, since: int | None, area: str | None) ->
                 f"运行 {run_id} 之前没有可比较的运行", f"No run before run {run_id} to compare with", run=run_id
             )
     diff = diff_runs(engine, since, run_id)
-    run = get_run(engine, run_id)
+    run = get_run(engine, run_id, area=area)
     names = _unit_names(engine)
     labels = {
         "connected": "通硬化路",
