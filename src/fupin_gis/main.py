@@ -10,13 +10,25 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from fupin_gis import __version__
-from fupin_gis.api.routes import coverage, health, imports, layers, pages, reports
+from fupin_gis.api.routes import coverage, health, imports, layers, pages, reports, tiles
 from fupin_gis.catalog import load_catalog
 from fupin_gis.db.engine import make_engine
 from fupin_gis.errors import FupinError, status_code
 from fupin_gis.settings import Settings
+from fupin_gis.tiles.cache import clear
+
+
+def forget_tiles(engine: Engine) -> None:
+    """Drop cached tiles at start-up: a new version of the app or the catalog may draw them differently."""
+    try:
+        with engine.begin() as conn:
+            clear(conn)
+    except SQLAlchemyError:
+        pass  # no database yet: /api/health says so; the cache is empty anyway
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.catalog = load_catalog(settings.catalog_dir)
         app.state.engine = make_engine(settings)
         app.state.page_cache = {}
+        forget_tiles(app.state.engine)
         yield
         app.state.engine.dispose()
 
@@ -57,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(coverage.router)
     app.include_router(pages.router)
     app.include_router(reports.router)
+    app.include_router(tiles.router)
     app.mount("/vendor", StaticFiles(directory=settings.web_dir / "node_modules", check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static", check_dir=False), name="static")
     return app

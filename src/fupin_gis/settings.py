@@ -32,7 +32,6 @@ class MapSettings(BaseModel):
     basemap_url: str | None = Field(default=None, description="XYZ tile URL when basemap=xyz.")
     tianditu_key: str | None = None
     tianditu_grid: Literal["w", "c"] = "w"
-    embed_limit: int = Field(default=50_000, description="Layers with more features than this are not embedded.")
 
 
 class IngestSettings(BaseModel):

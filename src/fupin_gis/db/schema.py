@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -184,12 +185,29 @@ def coverage_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
     return runs, villages, households
 
 
+def tile_cache_table(metadata: MetaData) -> Table:
+    """Rendered vector tiles (gzipped MVT), dropped by the transaction that changes their area."""
+    return Table(
+        "tile_cache",
+        metadata,
+        Column("layer", Text, primary_key=True, comment="layer name, or coverage:<run>"),
+        Column("z", Integer, primary_key=True),
+        Column("x", Integer, primary_key=True),
+        Column("y", Integer, primary_key=True),
+        Column("data", LargeBinary, nullable=False),
+        Column("etag", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        comment="矢量瓦片缓存",
+    )
+
+
 def build_metadata(catalog: Catalog) -> MetaData:
     """All tables: the system tables, then one per catalog layer."""
     metadata = MetaData(naming_convention=NAMING)
     batches_table(metadata)
     history_table(metadata)
     coverage_tables(metadata)
+    tile_cache_table(metadata)
     for spec in catalog.ordered():
         layer_table(spec, catalog, metadata)
     return metadata

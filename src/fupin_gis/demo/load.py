@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 
 from fupin_gis.catalog import Catalog
 from fupin_gis.demo.generate import DemoCounty
+from fupin_gis.tiles.cache import clear as clear_tiles
 
 CHUNK = 50_000
 
@@ -66,6 +67,7 @@ def load_demo(engine: Engine, catalog: Catalog, county: DemoCounty, progress: Co
         task = bar.add_task("载入 / loading", total=total)
         tables = ", ".join([*(s.name for s in catalog.ordered()), "batches"])
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        clear_tiles(conn)
         raw = conn.connection.driver_connection
         assert raw is not None
         for name in names:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, text
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.errors import BatchConflict, NotFound
 from fupin_gis.ingest.report import ImportReport
+from fupin_gis.tiles.cache import invalidate_batch
 
 
 def identical(conn: Connection, layer: str, sha256: str) -> list[int]:
@@ -101,6 +102,7 @@ def promote(
             result = conn.execute(text(f"INSERT INTO {spec.name} ({names}, batch_id) {select}"), {"b": batch})
             report.inserted = result.rowcount + direct
     report.features_written = report.inserted + report.updated
+    invalidate_batch(conn, spec, batch)
     conn.execute(
         text("UPDATE batches SET counts = CAST(:c AS jsonb), report = CAST(:r AS jsonb) WHERE id = :b"),
         {
@@ -150,6 +152,7 @@ def rollback_in(conn: Connection, catalog: Catalog, batch: int) -> dict[str, int
             batch=batch,
             later=list(later),
         )
+    invalidate_batch(conn, spec, batch)
     deleted = conn.execute(text(f"DELETE FROM {spec.name} WHERE batch_id = :b"), {"b": batch}).rowcount
     restored = conn.execute(
         text(

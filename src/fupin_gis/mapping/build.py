@@ -1,28 +1,28 @@
-"""Build the planner's Folium map from the catalog: one toggleable group per layer, styled and
-labelled from ``layers/``, with no resource loaded from outside the app."""
+"""Build the planner's Folium map from the catalog: one toggleable vector tile layer per layer, styled
+and labelled from ``layers/``, with no resource loaded from outside the app."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from html import escape
 from typing import Any
 
 import folium
 from branca.element import Element, Figure
-from sqlalchemy import Connection, Engine, text
+from folium.plugins import VectorGridProtobuf
+from folium.template import Template
+from sqlalchemy import Engine, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.db.setup import layer_counts
 from fupin_gis.mapping.assets import localise
-from fupin_gis.mapping.features import layer_geojson
 from fupin_gis.settings import MapSettings
 
 HIDDEN_BY_DEFAULT = {"households"}
 
 
-def style_function(spec: LayerSpec) -> Callable[[dict], dict[str, Any]]:
-    """Leaflet path options for a feature of ``spec``, from the catalog's style."""
+def style_variants(spec: LayerSpec) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Leaflet path options of ``spec`` from the catalog: the base, and one per styled value."""
     st = spec.style
     base: dict[str, Any] = {
         "color": st.color,
@@ -30,9 +30,10 @@ def style_function(spec: LayerSpec) -> Callable[[dict], dict[str, Any]]:
         "opacity": 0.9,
         "fillColor": st.fill_color or st.color,
         "fillOpacity": st.fill_opacity if st.kind != "point" else 0.85,
-        "dashArray": st.dash,
         "fill": st.kind != "line",
     }
+    if st.dash:
+        base["dashArray"] = st.dash
     if st.kind == "point":
         base["radius"] = st.radius
     variants: dict[str, dict[str, Any]] = {}
@@ -50,11 +51,7 @@ def style_function(spec: LayerSpec) -> Callable[[dict], dict[str, Any]]:
         if value.dash is not None:
             v["dashArray"] = value.dash
         variants[key] = v
-
-    def fn(feature: dict) -> dict[str, Any]:
-        return variants.get(str(feature["properties"].get("_style")), base)
-
-    return fn
+    return base, variants
 
 
 def legend_html(catalog: Catalog, shown: list[LayerSpec]) -> str:
@@ -80,7 +77,8 @@ def legend_html(catalog: Catalog, shown: list[LayerSpec]) -> str:
         "#legend .sw{display:inline-block;width:10px;height:10px;margin:0 3px 0 6px;border:1px solid #999}"
         "#title{position:absolute;top:10px;left:54px;z-index:1000;background:#fff;padding:6px 12px;"
         "border-radius:4px;box-shadow:0 1px 5px rgba(0,0,0,.4);font:15px 'Noto Sans CJK SC',sans-serif}"
-        ".leaflet-container{background:#f4f1ea}</style>"
+        ".leaflet-container{background:#f4f1ea}"
+        ".leaflet-tile-container canvas{pointer-events:none!important}</style>"
     )
 
 
@@ -91,92 +89,103 @@ ACCESS_STYLE = {
 }
 
 
-def coverage_layer(conn: Connection) -> folium.GeoJson | None:
-    """Villages coloured by rule 1 from the latest coverage snapshot (None without one)."""
-    rows = conn.execute(
-        text(
-            "SELECT v.code, v.name, ST_AsGeoJSON(v.geom, 6) AS g, c.result FROM coverage_villages c "
-            "JOIN villages v ON v.code = c.code WHERE c.run_id = (SELECT max(id) FROM coverage_runs)"
-        )
-    ).all()
-    if not rows:
-        return None
-    features = []
-    for code, name, geometry, result in rows:
-        ra = result["road_access"]
-        state = "connected" if ra["connected"] else ("gap" if ra["gap_m"] is not None else "no_road")
-        water = result.get("water", {})
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": json.loads(geometry),
-                "properties": {
-                    "村": name,
-                    "代码": code,
-                    "通硬化路": ACCESS_STYLE[state][1],
-                    "需硬化(米)": "" if ra["gap_m"] in (None, 0) else round(ra["gap_m"]),
-                    "安全饮水户": f"{water.get('households_covered', 0)}/{water.get('households', 0)}",
-                    "_state": state,
-                },
-            }
-        )
+class TileLayer(VectorGridProtobuf):
+    """A vector tile layer of the app's ``/tiles`` whose features open a popup labelled from the catalog."""
 
-    def style(feature: dict) -> dict:
-        colour = ACCESS_STYLE[feature["properties"]["_state"]][0]
-        return {"color": "#555", "weight": 1, "fillColor": colour, "fillOpacity": 0.45}
-
-    fields = ["村", "代码", "通硬化路", "需硬化(米)", "安全饮水户"]
-    return folium.GeoJson(
-        {"type": "FeatureCollection", "features": features},
-        name="coverage",
-        style_function=style,
-        popup=folium.GeoJsonPopup(fields=fields),
-        tooltip=folium.GeoJsonTooltip(fields=["村", "通硬化路"]),
+    _template = Template(
+        """
+        {% macro script(this, kwargs) -%}
+        var {{ this.get_name() }} = L.vectorGrid.protobuf({{ this.url|tojson }}, {{ this.options }});
+        fupinRegister({{ this.layer|tojson }}, {{ this.get_name() }}, {{ this._parent.get_name() }});
+        {%- endmacro %}
+        """
     )
+
+    def __init__(self, layer: str, name: str, show: bool, query: str = "") -> None:
+        options = (
+            '{"rendererFactory": L.canvas.tile, "interactive": true, "maxNativeZoom": 18, '
+            '"getFeatureId": function (f) { return f.id; }, '
+            f'"vectorTileLayerStyles": {{{json.dumps(layer)}: fupinStyle({json.dumps(layer)})}}}}'
+        )
+        super().__init__(f"/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt{query}", name, options, show=show)
+        self.layer = layer
+
+
+def _popup_fields(spec: LayerSpec, catalog: Catalog) -> list[dict[str, Any]]:
+    fields = []
+    for name in spec.style.popup:
+        f = spec.field(name)
+        entry: dict[str, Any] = {"name": name, "label": f.label, "type": f.type}
+        labels = {v.key: v.label for v in f.enum_values(catalog)}
+        if labels:
+            entry["labels"] = labels
+        fields.append(entry)
+    return fields
+
+
+def map_config(catalog: Catalog, run: int | None) -> dict[str, Any]:
+    """What the page's script needs: per layer its label, styles and popup fields (window.FUPIN)."""
+    layers: dict[str, Any] = {}
+    for spec in catalog.ordered():
+        base, variants = style_variants(spec)
+        layers[spec.name] = {
+            "label": spec.label,
+            "style": {"base": base, "values": variants},
+            "popup": _popup_fields(spec, catalog),
+        }
+    if run is not None:
+        base = {"color": "#555", "weight": 1, "fill": True, "fillOpacity": 0.45, "fillColor": "#bbb"}
+        layers["coverage"] = {
+            "label": "村通硬化路 Village road access",
+            "style": {"base": base, "values": {k: {**base, "fillColor": c} for k, (c, _) in ACCESS_STYLE.items()}},
+            "popup": [
+                {"name": "name", "label": "村"},
+                {"name": "code", "label": "代码"},
+                {"name": "_s", "label": "通硬化路", "labels": {k: label for k, (_, label) in ACCESS_STYLE.items()}},
+                {"name": "gap_m", "label": "需硬化(米)"},
+                {"name": "hh_water", "label": "安全饮水户"},
+                {"name": "hh", "label": "户数"},
+            ],
+        }
+    return {"layers": layers, "zoomHint": "放大查看详情 / zoom in for details"}
 
 
 def _basemap(m: folium.Map, settings: MapSettings) -> None:
     if settings.basemap == "xyz" and settings.basemap_url:
         folium.TileLayer(tiles=settings.basemap_url, attr="basemap", name="底图 Basemap").add_to(m)
+    elif settings.basemap == "tianditu" and settings.tianditu_key:
+        for layer, name in (("vec", "天地图 矢量"), ("cva", "天地图 注记")):
+            url = (
+                f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                f"&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}"
+                f"&TILECOL={{x}}&tk={settings.tianditu_key}"
+            )
+            folium.TileLayer(tiles=url, attr="天地图", name=name, subdomains="01234567", overlay=layer == "cva").add_to(
+                m
+            )
 
 
 def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium.Map:
-    """The overview map of every layer."""
+    """The planner's map: every layer as vector tiles, so the page stays small at any data size."""
     counts = layer_counts(engine, catalog)
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, zoom_start=10, location=(31.9, 107.2))
+    m = folium.Map(tiles=None, control_scale=True, zoom_start=10, location=(31.9, 107.2))
     _basemap(m, settings)
-    shown: list[LayerSpec] = []
     with engine.connect() as conn:
-        # Coverage first, so it lies under the layers and their points stay clickable.
-        access = coverage_layer(conn)
-        if access is not None:
-            group = folium.FeatureGroup(name="村通硬化路（最新覆盖分析）Village road access", show=True)
-            access.add_to(group)
-            group.add_to(m)
+        run = conn.execute(text("SELECT max(id) FROM coverage_runs")).scalar_one()
         extent = conn.execute(
             text(
                 "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
                 "FROM (SELECT ST_Extent(geom) AS e FROM counties) s"
             )
         ).one()
-        for spec in catalog.ordered():
-            n = counts[spec.name]
-            too_many = n > settings.embed_limit
-            name = f"{spec.label} {spec.en} ({n:,})" + (" — 要素过多，未显示 / too many to draw" if too_many else "")
-            group = folium.FeatureGroup(name=name, show=spec.name not in HIDDEN_BY_DEFAULT and not too_many)
-            group.add_to(m)
-            if too_many or n == 0:
-                continue
-            data = layer_geojson(conn, catalog, spec)
-            labels = [spec.field(f).label for f in spec.style.popup]
-            folium.GeoJson(
-                data,
-                name=spec.name,
-                style_function=style_function(spec),
-                marker=folium.CircleMarker(radius=spec.style.radius) if spec.style.kind == "point" else None,
-                popup=folium.GeoJsonPopup(fields=labels) if labels else None,
-                smooth_factor=1.0,
-            ).add_to(group)
+    if run is not None:
+        # Coverage first, so it lies under the layers and their features stay clickable.
+        TileLayer("coverage", "村通硬化路（最新覆盖分析）Village road access", True, f"?run={run}").add_to(m)
+    shown: list[LayerSpec] = []
+    for spec in catalog.ordered():
+        n = counts[spec.name]
+        TileLayer(spec.name, f"{spec.label} {spec.en} ({n:,})", spec.name not in HIDDEN_BY_DEFAULT).add_to(m)
+        if n:
             shown.append(spec)
     if extent[0] is not None:
         m.fit_bounds([[extent[1], extent[0]], [extent[3], extent[2]]])
@@ -187,14 +196,19 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
         Element('<div id="title">扶贫规划地图 <small>fupin-gis</small> <a href="/reports">报表 Reports</a></div>')
     )
     legend = legend_html(catalog, shown)
-    if access is not None:
+    if run is not None:
         swatches = "".join(
             f'<span class="sw" style="background:{c}"></span>{escape(label)}' for c, label in ACCESS_STYLE.values()
         )
         legend = legend.replace("</details>", f"<div><b>村通硬化路</b> {swatches}</div></details>", 1)
     root.html.add_child(Element(legend))
+    config = json.dumps(map_config(catalog, run), ensure_ascii=False).replace("</", "<\\/")
     root.header.add_child(
-        Element('<meta name="fupin-layers" content="' + ",".join(s.name for s in catalog.ordered()) + '">')
+        Element(
+            '<meta name="fupin-layers" content="' + ",".join(s.name for s in catalog.ordered()) + '">'
+            f"<script>window.FUPIN = {config};</script>"
+            '<script src="/static/map.js"></script>'
+        )
     )
     localise(root)
     return m

@@ -1,0 +1,52 @@
+"""``/tiles/{layer}/{z}/{x}/{y}.mvt``: vector tiles of every layer and of the coverage."""
+
+from __future__ import annotations
+
+import gzip
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import text
+
+from fupin_gis.api.deps import CatalogDep, EngineDep
+from fupin_gis.errors import LayerNotFound, NotFound
+from fupin_gis.tiles.cache import get_tile
+from fupin_gis.tiles.mvt import check_tile
+
+router = APIRouter(tags=["tiles"])
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+@router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", response_class=Response)
+def tile(
+    request: Request,
+    layer: str,
+    z: int,
+    x: int,
+    y: int,
+    engine: EngineDep,
+    catalog: CatalogDep,
+    run: Annotated[int | None, Query(description="coverage: the run (default: the newest)")] = None,
+) -> Response:
+    """A Mapbox vector tile (gzip when the client accepts it); ``coverage`` colours villages by road access.
+
+    Revalidated on every use (``no-cache`` with an ETag): an import or rollback drops the tiles it
+    touches in its own transaction, so a browser never keeps a stale tile.
+    """
+    check_tile(z, x, y)
+    if layer == "coverage":
+        if run is None:
+            with engine.connect() as conn:
+                run = conn.execute(text("SELECT max(id) FROM coverage_runs")).scalar_one()
+            if run is None:
+                raise NotFound("还没有覆盖分析结果", "No coverage run yet")
+    elif layer not in catalog.layers:
+        raise LayerNotFound(layer)
+    data, etag = get_tile(engine, catalog, layer, z, x, y, run if layer == "coverage" else None)
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(data, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
+    return Response(gzip.decompress(data), media_type=MVT, headers=headers)

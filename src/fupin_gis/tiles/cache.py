@@ -1,0 +1,87 @@
+"""The tile cache: a table of gzipped tiles, invalidated in the transaction that changes the data.
+
+An import or rollback deletes the cached tiles its features touch (old and new geometry), in the
+same transaction, so a tile is never served stale; a new coverage run has tiles of its own.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+
+from sqlalchemy import Connection, Engine, text
+
+from fupin_gis.catalog import Catalog, LayerSpec
+from fupin_gis.tiles.mvt import render, tile_ranges
+
+
+def get_tile(
+    engine: Engine, catalog: Catalog, layer: str, z: int, x: int, y: int, run: int | None = None
+) -> tuple[bytes, str]:
+    """The gzipped tile and its ETag, from the cache or rendered and stored."""
+    key = layer if run is None else f"{layer}:{run}"
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT data, etag FROM tile_cache WHERE layer = :l AND z = :z AND x = :x AND y = :y"),
+            {"l": key, "z": z, "x": x, "y": y},
+        ).one_or_none()
+        if row is not None:
+            return bytes(row.data), row.etag
+        raw = render(conn, catalog, layer, z, x, y, run)
+        data = gzip.compress(raw, compresslevel=5, mtime=0)
+        etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+        conn.execute(
+            text(
+                "INSERT INTO tile_cache (layer, z, x, y, data, etag) VALUES (:l, :z, :x, :y, :d, :e) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {"l": key, "z": z, "x": x, "y": y, "d": data, "e": etag},
+        )
+        conn.commit()
+    return data, etag
+
+
+def invalidate(conn: Connection, layers: list[str], bbox: tuple[float, float, float, float] | None) -> int:
+    """Inside the changing transaction: drop the cached tiles of ``layers`` that ``bbox`` touches."""
+    if bbox is None or not layers:
+        return 0
+    ranges = tile_ranges(bbox)
+    values = ", ".join(f"({z}, {x0}, {x1}, {y0}, {y1})" for z, x0, x1, y0, y1 in ranges)
+    coverage = "villages" in layers
+    return conn.execute(
+        text(
+            f"DELETE FROM tile_cache c USING (VALUES {values}) r(z, x0, x1, y0, y1) "
+            "WHERE (c.layer = ANY(:l) OR (:cov AND c.layer LIKE 'coverage:%')) "
+            "AND c.z = r.z AND c.x BETWEEN r.x0 AND r.x1 AND c.y BETWEEN r.y0 AND r.y1"
+        ),
+        {"l": layers, "cov": coverage},
+    ).rowcount
+
+
+def batch_extent(conn: Connection, spec: LayerSpec, batch: int) -> tuple[float, float, float, float] | None:
+    """The lon/lat box of what ``batch`` wrote to ``spec`` and of what it replaced (geometry and seat)."""
+    columns = ["geom", spec.seat.name] if spec.seat else ["geom"]
+    parts = [f"SELECT ST_Extent({c})::geometry AS g FROM {spec.name} WHERE batch_id = :b" for c in columns]
+    parts += [
+        f"SELECT ST_Extent((jsonb_populate_record(NULL::{spec.name}, old)).{c})::geometry "
+        "FROM feature_history WHERE batch_id = :b"
+        for c in columns
+    ]
+    row = conn.execute(
+        text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+            f"FROM (SELECT ST_Extent(g) AS e FROM ({' UNION ALL '.join(parts)}) p) s"
+        ),
+        {"b": batch},
+    ).one()
+    return None if row[0] is None else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+
+def invalidate_batch(conn: Connection, spec: LayerSpec, batch: int) -> int:
+    """Drop the cached tiles a batch touches (call after an import writes, before a rollback deletes)."""
+    return invalidate(conn, [spec.name], batch_extent(conn, spec, batch))
+
+
+def clear(conn: Connection) -> None:
+    """Drop every cached tile (bulk loads such as the demo)."""
+    conn.execute(text("DELETE FROM tile_cache"))

@@ -1,0 +1,80 @@
+// fupin-gis map: styles and popups of the vector tile layers, from the catalog (window.FUPIN).
+(function () {
+  "use strict";
+  var F = window.FUPIN;
+
+  // Leaflet path options for a feature: by the raw value of the field the layer is styled by.
+  window.fupinStyle = function (layer) {
+    var style = F.layers[layer].style;
+    return function (properties) {
+      return style.values[properties._s] || style.base;
+    };
+  };
+
+  function esc(value) {
+    return String(value).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function shown(field, value) {
+    if (value === undefined || value === null || value === "") return "";
+    if (field.type === "boolean") return value === true || value === "true" ? "是" : "否";
+    if (field.labels && field.labels[value] !== undefined) return field.labels[value];
+    if (typeof value === "number") return Math.round(value * 100) / 100;
+    return value;
+  }
+
+  // A click is answered by the smallest feature under the pointer across the visible layers (a
+  // point before the road it sits on, a village before its planning area); the tile canvases let
+  // clicks through, so a layer above does not hide the ones below.
+  var grids = [];
+  window.fupinRegister = function (layer, grid, map) {
+    grids.push([layer, grid]);
+    if (!map._fupinClick) {
+      map._fupinClick = true;
+      map.on("click", function (e) {
+        var best = null, bestSize = Infinity, bestLayer = null;
+        for (var i = grids.length - 1; i >= 0; i--) {
+          if (!map.hasLayer(grids[i][1])) continue;
+          var hit = featureAt(grids[i][1], map, e.latlng);
+          if (!hit) continue;
+          var b = hit._pxBounds, size = b ? (b.max.x - b.min.x + 1) * (b.max.y - b.min.y + 1) : 0;
+          if (size < bestSize) { best = hit; bestSize = size; bestLayer = grids[i][0]; }
+        }
+        if (best) popup(best, bestLayer, map, e.latlng);
+      });
+    }
+  };
+
+  function featureAt(grid, map, latlng) {
+    var z = grid._tileZoom;
+    if (z === undefined) return null;
+    var coords = map.project(latlng, z).unscaleBy(grid.getTileSize()).floor();
+    coords.z = z;
+    var renderer = grid._vectorTiles[grid._tileCoordsToKey(coords)];
+    if (!renderer) return null;
+    var point = map.latLngToLayerPoint(latlng).subtract(renderer.getOffset());
+    var found = null;
+    for (var id in renderer._layers) {
+      var f = renderer._layers[id];
+      if (f._containsPoint && f._containsPoint(point)) found = f;
+    }
+    return found;
+  }
+
+  // A popup with the catalog's Chinese labels; at low zoom the tiles carry only the style value.
+  function popup(feature, layer, map, latlng) {
+    var spec = F.layers[layer];
+    var p = feature.properties || {};
+    var rows = "";
+    spec.popup.forEach(function (f) {
+      if (f.name in p) rows += "<tr><th>" + esc(f.label) + "</th><td>" + esc(shown(f, p[f.name])) + "</td></tr>";
+    });
+    if (!rows || (spec.popup.length > 1 && Object.keys(p).length <= 2)) rows += '<tr><td colspan="2">' + esc(F.zoomHint) + "</td></tr>";
+    L.popup({ maxWidth: 360 })
+      .setLatLng(latlng)
+      .setContent('<div class="fupin-popup"><b>' + esc(spec.label) + "</b><table>" + rows + "</table></div>")
+      .openOn(map);
+  }
+})();
