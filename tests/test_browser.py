@@ -150,3 +150,32 @@ def test_reports_page_in_chromium(server: str, output_dir: Path) -> None:
         assert name.split()[0] in page.inner_text("table")
         page.screenshot(path=str(output_dir / "report-summary.png"), full_page=True)
         browser.close()
+
+
+@pytest.mark.browser
+def test_search_and_village_page_in_chromium(server: str, engine: Engine, output_dir: Path) -> None:
+    with engine.connect() as conn:
+        code, name = conn.execute(text("SELECT code, name FROM villages ORDER BY code LIMIT 1")).one()
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        assert page.request.post(server + "/api/coverage/runs").status == 201
+        page.goto(server + "/", wait_until="load")
+        page.fill("#search-q", name)
+        page.wait_for_selector("#search-results .hit")
+        page.click("#search-results .hit >> nth=0")  # zooms the map to the village
+        zoom = page.evaluate("() => Object.values(window).find(v => v instanceof L.Map).getZoom()")
+        assert zoom >= 13
+        page.screenshot(path=str(output_dir / "map-search.png"))
+        page.click(f"#search-results a[href='/villages/{code}']")
+        page.wait_for_url(f"{server}/villages/{code}")
+        assert name in page.inner_text("h1")
+        frame = page.frame_locator("iframe")
+        frame.locator(".leaflet-container").wait_for()
+        assert "达标" in page.inner_text("body")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(output_dir / "village.png"), full_page=True)
+        browser.close()
+    assert errors == []

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from fupin_gis import __version__
-from fupin_gis.api.routes import coverage, health, imports, layers, pages, reports, tiles
+from fupin_gis.api.routes import coverage, health, imports, layers, pages, reports, tiles, villages
 from fupin_gis.catalog import load_catalog
 from fupin_gis.db.engine import make_engine
 from fupin_gis.errors import FupinError, status_code
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(reports.router)
     app.include_router(tiles.router)
+    app.include_router(villages.router)
     app.mount("/vendor", StaticFiles(directory=settings.web_dir / "node_modules", check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static", check_dir=False), name="static")
     return app

@@ -72,9 +72,44 @@
       if (f.name in p) rows += "<tr><th>" + esc(f.label) + "</th><td>" + esc(shown(f, p[f.name])) + "</td></tr>";
     });
     if (!rows || (spec.popup.length > 1 && Object.keys(p).length <= 2)) rows += '<tr><td colspan="2">' + esc(F.zoomHint) + "</td></tr>";
+    if ((layer === "coverage" || layer === "villages") && /^\d{12}$/.test(p.code || "")) {
+      rows += '<tr><td colspan="2"><a href="/villages/' + p.code + '">村页面 / village page →</a></td></tr>';
+    }
     L.popup({ maxWidth: 360 })
       .setLatLng(latlng)
       .setContent('<div class="fupin-popup"><b>' + esc(spec.label) + "</b><table>" + rows + "</table></div>")
       .openOn(map);
   }
+
+  // Search a village or township by name or code; a result zooms the map to it.
+  function mapOf() {
+    return Object.values(window).find(function (v) { return v instanceof L.Map; });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var input = document.getElementById("search-q"), list = document.getElementById("search-results");
+    if (!input) return;
+    var timer = null;
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var q = input.value.trim();
+        if (!q) { list.innerHTML = ""; return; }
+        fetch("/api/search?q=" + encodeURIComponent(q)).then(function (r) { return r.json(); }).then(function (rows) {
+          list.innerHTML = "";
+          if (!Array.isArray(rows) || !rows.length) { list.innerHTML = '<div class="none">无结果 / no match</div>'; return; }
+          rows.forEach(function (r) {
+            var item = document.createElement("div");
+            item.className = "hit";
+            item.innerHTML = esc(r.name) + ' <small>' + esc(r.kind === "village" ? (r.township || "") + " 村 " : "乡镇 ") + esc(r.code) + "</small>" +
+              (r.kind === "village" ? ' <a href="/villages/' + esc(r.code) + '">村页面</a>' : "");
+            item.addEventListener("click", function (ev) {
+              if (ev.target.tagName === "A") return;
+              mapOf().fitBounds([[r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]]);
+            });
+            list.appendChild(item);
+          });
+        });
+      }, 200);
+    });
+  });
 })();

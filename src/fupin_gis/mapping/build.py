@@ -78,7 +78,11 @@ def legend_html(catalog: Catalog, shown: list[LayerSpec]) -> str:
         "#title{position:absolute;top:10px;left:54px;z-index:1000;background:#fff;padding:6px 12px;"
         "border-radius:4px;box-shadow:0 1px 5px rgba(0,0,0,.4);font:15px 'Noto Sans CJK SC',sans-serif}"
         ".leaflet-container{background:#f4f1ea}"
-        ".leaflet-tile-container canvas{pointer-events:none!important}</style>"
+        ".leaflet-tile-container canvas{pointer-events:none!important}"
+        "#search input{width:340px;margin-top:4px;padding:3px 6px;font-size:13px}"
+        "#search-results{max-height:300px;overflow:auto;font-size:13px}"
+        "#search-results .hit{padding:2px 4px;cursor:pointer}#search-results .hit:hover{background:#e3f2fd}"
+        "#search-results small{color:#757575}</style>"
     )
 
 
@@ -193,7 +197,12 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
     root = m.get_root()
     assert isinstance(root, Figure)
     root.html.add_child(
-        Element('<div id="title">扶贫规划地图 <small>fupin-gis</small> <a href="/reports">报表 Reports</a></div>')
+        Element(
+            '<div id="title">扶贫规划地图 <small>fupin-gis</small> <a href="/reports">报表 Reports</a>'
+            '<div id="search"><input id="search-q" type="search" autocomplete="off" '
+            'placeholder="搜索村、乡镇（名称或代码）/ search a village or township">'
+            '<div id="search-results"></div></div></div>'
+        )
     )
     legend = legend_html(catalog, shown)
     if run is not None:

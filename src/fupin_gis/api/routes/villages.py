@@ -1,0 +1,60 @@
+"""Villages: ``/villages/{code}`` (page and its map), ``/api/villages/{code}``, ``/api/search``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import jinja2
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+from sqlalchemy import text
+
+from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep
+from fupin_gis.mapping.village import village_facts, village_map
+
+router = APIRouter(tags=["villages"])
+
+
+@router.get("/api/search")
+def search(
+    engine: EngineDep,
+    q: Annotated[str, Query(min_length=1, max_length=50, description="part of a village or township name, or a code")],
+) -> list[dict]:
+    """Villages and townships whose name contains ``q`` or whose code starts with it (20 at most)."""
+    like = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT kind, code, name, parent, ST_XMin(geom) x0, ST_YMin(geom) y0, ST_XMax(geom) x1, ST_YMax(geom) y1 FROM ("
+                "SELECT 'township' AS kind, code, name, NULL AS parent, geom FROM townships "
+                "UNION ALL SELECT 'village', v.code, v.name, t.name, v.geom FROM villages v "
+                "LEFT JOIN townships t ON t.code = left(v.code, 9)) u "
+                "WHERE name LIKE '%' || :q || '%' OR code LIKE :q || '%' "
+                "ORDER BY kind DESC, length(name), code LIMIT 20"
+            ),
+            {"q": like},
+        ).all()
+    return [
+        {"kind": r.kind, "code": r.code, "name": r.name, "township": r.parent, "bbox": [r.x0, r.y0, r.x1, r.y1]}
+        for r in rows
+    ]
+
+
+@router.get("/api/villages/{code}")
+def village_json(code: str, engine: EngineDep, catalog: CatalogDep) -> dict:
+    """One village: its township, the newest coverage run's result with the checks, and its assets."""
+    return village_facts(engine, catalog, code)
+
+
+@router.get("/villages/{code}", response_class=HTMLResponse)
+def village_page(code: str, engine: EngineDep, catalog: CatalogDep, settings: SettingsDep) -> HTMLResponse:
+    """The village page: map, the seven checks with reasons, the numbers behind them, the assets."""
+    facts = village_facts(engine, catalog, code)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(settings.web_dir / "templates"), autoescape=True)
+    return HTMLResponse(env.get_template("village.html").render(v=facts))
+
+
+@router.get("/villages/{code}/map", response_class=HTMLResponse)
+def village_map_page(code: str, engine: EngineDep, catalog: CatalogDep) -> HTMLResponse:
+    """The village's map alone (shown in the village page)."""
+    return HTMLResponse(village_map(engine, catalog, code).get_root().render())
