@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import socket
 import threading
 import time
@@ -165,7 +166,7 @@ def test_search_and_village_page_in_chromium(server: str, engine: Engine, output
         page.goto(server + "/", wait_until="load")
         page.fill("#search-q", name)
         page.wait_for_selector("#search-results .hit")
-        page.click("#search-results .hit >> nth=0")  # zooms the map to the village
+        page.click("#search-results .hit .name >> nth=0")  # zooms the map to the village
         zoom = page.evaluate("() => Object.values(window).find(v => v instanceof L.Map).getZoom()")
         assert zoom >= 13
         page.screenshot(path=str(output_dir / "map-search.png"))
@@ -179,3 +180,73 @@ def test_search_and_village_page_in_chromium(server: str, engine: Engine, output
         page.screenshot(path=str(output_dir / "village.png"), full_page=True)
         browser.close()
     assert errors == []
+
+
+@pytest.mark.browser
+def test_upload_commit_see_and_roll_back_in_chromium(
+    server: str, engine: Engine, output_dir: Path, tmp_path: Path
+) -> None:
+    """An engineer uploads a zipped GBK Shapefile of wells, reads the report, commits, sees it in a tile, rolls back."""
+    import geopandas as gpd
+    import mapbox_vector_tile
+    from ingest_helpers import shapefile_parts, write_shapefile, zip_files
+    from shapely.geometry import Point
+
+    with engine.connect() as conn:
+        lon, lat = conn.execute(text("SELECT ST_X(seat), ST_Y(seat) FROM villages ORDER BY code LIMIT 1")).one()
+    wells = gpd.GeoDataFrame(
+        {
+            "SYBH": ["UP-001", "UP-002", "UP-003"],
+            "SYMC": ["上传测试井一", "上传测试井二", "上传测试井三"],
+            "SYLX": ["机压井", "机压井", "水塔"],  # 水塔 is no kind of the catalog: an error on feature 2
+            "JSZT": ["已建", "已建", "已建"],
+        },
+        geometry=[Point(lon + 0.001 * i, lat + 0.001) for i in range(3)],
+        crs="EPSG:4490",
+    )
+    shp = write_shapefile(wells, tmp_path / "水源点.shp", "gbk")
+    bad_zip = zip_files(tmp_path / "wells-bad.zip", shapefile_parts(shp))
+    (tmp_path / "good").mkdir()
+    good = write_shapefile(wells.iloc[:2], tmp_path / "good" / "水源点.shp", "gbk")
+    good_zip = zip_files(tmp_path / "wells.zip", shapefile_parts(good))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page.goto(server + "/upload")
+        page.select_option("#layer", "water_points")
+        page.set_input_files("#file", str(bad_zip))
+        page.click("#check")
+        page.wait_for_selector("#status.bad")
+        assert "1" in page.inner_text("#problem-count")
+        problems = page.inner_text("#problems")
+        assert "水塔" in problems and "2" in problems
+        assert page.is_disabled("#commit")
+        assert "gb" in page.inner_text("#summary").lower() and "上传测试井" in page.inner_text("#summary")
+        page.screenshot(path=str(output_dir / "upload-problems.png"), full_page=True)
+        page.set_input_files("#file", str(good_zip))
+        page.click("#check")
+        page.wait_for_selector("#status.good")
+        assert page.locator("#preview .leaflet-interactive").count() == 2  # the two wells on the preview map
+        page.click("#commit")
+        page.wait_for_function("document.getElementById('status').textContent.includes('committed')")
+        batch = int(page.inner_text("#status").split("batch")[-1].strip())
+        page.screenshot(path=str(output_dir / "upload-committed.png"), full_page=True)
+
+        def codes_in_tile() -> set[str]:
+            z, n = 16, 1 << 16
+            x = int((lon + 0.0005 + 180) / 360 * n)
+            y = int((1 - math.asinh(math.tan(math.radians(lat + 0.001))) / math.pi) / 2 * n)
+            data = page.request.get(f"{server}/tiles/water_points/{z}/{x}/{y}.mvt").body()
+            tile = mapbox_vector_tile.decode(data) if data else {}
+            return {f["properties"].get("code") for f in tile.get("water_points", {"features": []})["features"]}
+
+        assert {"UP-001", "UP-002"} <= codes_in_tile()
+        page.goto(server + "/batches")
+        row = page.locator(f"tr[data-batch='{batch}']")
+        assert "水源点" in row.inner_text() and "wells.zip" in row.inner_text()
+        page.on("dialog", lambda d: d.accept())
+        row.locator("button").click()
+        page.wait_for_function("document.getElementById('status').textContent.includes('rolled back')")
+        page.screenshot(path=str(output_dir / "batches.png"), full_page=True)
+        assert not {"UP-001", "UP-002"} & codes_in_tile()
+        browser.close()

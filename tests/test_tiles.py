@@ -153,6 +153,8 @@ def test_import_and_rollback_invalidate_exactly_their_tiles(
     report = do_import(import_engine, catalog, path, "roads")
     assert report.ok and report.batch
     assert not cached(here) and cached(there)  # only the touched tiles were dropped
+    with import_engine.connect() as conn:  # the layer's low-zoom overview is rebuilt on next use
+        assert not conn.execute(text("SELECT count(*) FROM tile_overview WHERE layer = 'roads'")).scalar_one()
     after = decode(client, f"/tiles/roads/{z}/{here[0]}/{here[1]}.mvt")
     codes = {f["properties"].get("code") for f in after["roads"]["features"]}
     assert "TILE-TEST-1" in codes
@@ -161,6 +163,26 @@ def test_import_and_rollback_invalidate_exactly_their_tiles(
     assert not cached(here)
     again = decode(client, f"/tiles/roads/{z}/{here[0]}/{here[1]}.mvt")
     assert "TILE-TEST-1" not in {f["properties"].get("code") for f in again.get("roads", {"features": []})["features"]}
+
+
+def test_low_zoom_roads_come_from_the_overview(client: TestClient, import_engine: Engine) -> None:
+    with import_engine.connect() as conn:
+        lon, lat, total = conn.execute(
+            text(
+                "SELECT ST_X(ST_Centroid(ST_Extent(geom))), ST_Y(ST_Centroid(ST_Extent(geom))), sum(ST_Length(geom::geography)) FROM roads"
+            )
+        ).one()
+    x, y = tile_of(lon, lat, 9)
+    roads = decode(client, f"/tiles/roads/9/{x}/{y}.mvt")["roads"]["features"]
+    with import_engine.connect() as conn:
+        built = conn.execute(text("SELECT band FROM tile_overview_built WHERE layer = 'roads'")).scalars().all()
+        kept = conn.execute(
+            text("SELECT sum(ST_Length(geom::geography)) FROM tile_overview WHERE layer = 'roads' AND band = 10")
+        ).scalar_one()
+    assert built == [10]
+    assert {f["properties"]["_s"] for f in roads} <= {"hardened", "gravel", "earth"}
+    assert 0.9 * total < kept <= 1.01 * total  # merged and simplified, not lost
+    assert len(roads) < 2040
 
 
 def test_tile_ranges_cover_the_box() -> None:

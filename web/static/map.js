@@ -100,7 +100,7 @@
           rows.forEach(function (r) {
             var item = document.createElement("div");
             item.className = "hit";
-            item.innerHTML = esc(r.name) + ' <small>' + esc(r.kind === "village" ? (r.township || "") + " 村 " : "乡镇 ") + esc(r.code) + "</small>" +
+            item.innerHTML = '<span class="name">' + esc(r.name) + ' <small>' + esc(r.kind === "village" ? (r.township || "") + " 村 " : "乡镇 ") + esc(r.code) + "</small></span>" +
               (r.kind === "village" ? ' <a href="/villages/' + esc(r.code) + '">村页面</a>' : "");
             item.addEventListener("click", function (ev) {
               if (ev.target.tagName === "A") return;

@@ -201,6 +201,30 @@ def tile_cache_table(metadata: MetaData) -> Table:
     )
 
 
+def tile_overview_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """Low-zoom overview geometry of line and point layers (merged per style value and cell), built on demand."""
+    overview = Table(
+        "tile_overview",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("layer", Text, nullable=False),
+        Column("band", Integer, nullable=False, comment="the zoom whose pixel size the geometry is simplified to"),
+        Column("s", Text, comment="the style value"),
+        Column("geom", Geometry(srid=4490, spatial_index=False), nullable=False),
+        Index("ix_tile_overview_geom", "geom", postgresql_using="gist"),
+        Index("ix_tile_overview_layer", "layer", "band"),
+        comment="低缩放级别概览几何",
+    )
+    built = Table(
+        "tile_overview_built",
+        metadata,
+        Column("layer", Text, primary_key=True),
+        Column("band", Integer, primary_key=True),
+        Column("built_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    return overview, built
+
+
 def build_metadata(catalog: Catalog) -> MetaData:
     """All tables: the system tables, then one per catalog layer."""
     metadata = MetaData(naming_convention=NAMING)
@@ -208,6 +232,7 @@ def build_metadata(catalog: Catalog) -> MetaData:
     history_table(metadata)
     coverage_tables(metadata)
     tile_cache_table(metadata)
+    tile_overview_tables(metadata)
     for spec in catalog.ordered():
         layer_table(spec, catalog, metadata)
     return metadata

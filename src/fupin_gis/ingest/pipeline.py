@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import queue
 import tempfile
 import threading
@@ -59,6 +60,7 @@ class ImportOptions:
     chunk_size: int = 25_000
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     defer_index_min: int = 50_000  # into an empty layer, this many features rebuild indexes once
+    preview: int = 0  # keep this many features' geometry (in the catalog's CRS) for a preview map
 
     @classmethod
     def from_settings(cls, settings: IngestSettings, **values: object) -> ImportOptions:
@@ -541,6 +543,14 @@ def _validate_source(
                         "geometry",
                     )
                 )
+        room = options.preview - len(report.preview)
+        if room > 0:
+            keep = np.flatnonzero(ok)[:room]
+            shapes = shapely.to_geojson(shapely.set_precision(moved[keep], 1e-6))
+            report.preview.extend(
+                {"feature": offset + int(i), "file": src.label, "geometry": json.loads(g)}
+                for i, g in zip(keep, shapes, strict=True)
+            )
         rows[spec.seat.name if seat_mode and spec.seat else "geom"] = shapely.to_wkb(
             shapely.set_srid(moved, catalog.srid), hex=True, include_srid=True
         )

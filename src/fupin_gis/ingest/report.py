@@ -43,6 +43,7 @@ class ImportReport:
     problems: Problems = field(default_factory=Problems)
     batch: int | None = None
     replaced_batches: list[int] = field(default_factory=list)
+    preview: list[dict[str, Any]] = field(default_factory=list)  # features for a preview map (API only)
 
     @property
     def ok(self) -> bool:
@@ -73,7 +74,7 @@ class ImportReport:
             "errors": self.problems.errors,
             "batch": self.batch,
             "replaced_batches": self.replaced_batches,
-        }
+        } | ({"preview": self.preview} if self.preview else {})
 
     def to_text(self) -> str:
         """A report a surveyor reads in a terminal."""

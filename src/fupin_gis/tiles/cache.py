@@ -48,6 +48,8 @@ def invalidate(conn: Connection, layers: list[str], bbox: tuple[float, float, fl
     ranges = tile_ranges(bbox)
     values = ", ".join(f"({z}, {x0}, {x1}, {y0}, {y1})" for z, x0, x1, y0, y1 in ranges)
     coverage = "villages" in layers
+    conn.execute(text("DELETE FROM tile_overview WHERE layer = ANY(:l)"), {"l": layers})
+    conn.execute(text("DELETE FROM tile_overview_built WHERE layer = ANY(:l)"), {"l": layers})
     return conn.execute(
         text(
             f"DELETE FROM tile_cache c USING (VALUES {values}) r(z, x0, x1, y0, y1) "
@@ -83,5 +85,7 @@ def invalidate_batch(conn: Connection, spec: LayerSpec, batch: int) -> int:
 
 
 def clear(conn: Connection) -> None:
-    """Drop every cached tile (bulk loads such as the demo)."""
+    """Drop every cached tile and overview (bulk loads such as the demo)."""
     conn.execute(text("DELETE FROM tile_cache"))
+    conn.execute(text("DELETE FROM tile_overview"))
+    conn.execute(text("DELETE FROM tile_overview_built"))

@@ -1,8 +1,10 @@
 """Render Mapbox vector tiles with ST_AsMVT, from the catalog: style value and popup fields as properties.
 
-Low zooms (below ``DETAIL_ZOOM``) carry only the style value, simplify lines and polygons to a
-screen pixel, drop polygons smaller than a pixel and keep one point per pixel, so a whole-county
-tile stays small; from ``DETAIL_ZOOM`` on, features are exact and carry the popup fields.
+Low zooms (below ``DETAIL_ZOOM``) carry only the style value: line and point layers are drawn from
+an overview (lines merged per style value and cell, simplified to half a pixel, points one per
+two pixels), built on first use and dropped by any import into the layer; polygons are simplified to a
+pixel and dropped under a pixel. So a whole-county tile stays small; from ``DETAIL_ZOOM`` on,
+features are exact and carry the popup fields.
 """
 
 from __future__ import annotations
@@ -94,10 +96,71 @@ COVERAGE_QUERY = (
 )
 
 
+def band(spec: LayerSpec, z: int) -> int | None:
+    """The overview band a low-zoom tile of a line or point layer is drawn from (None: from the layer)."""
+    if z >= DETAIL_ZOOM or spec.style.kind == "polygon":
+        return None
+    return 8 if z <= 8 else (10 if z <= 10 else 11)
+
+
+def overview_build(spec: LayerSpec, b: int) -> str:
+    """SQL that fills ``tile_overview`` for ``spec`` at band ``b``: lines merged per style value and
+    cell (a tile of zoom ``b``) and simplified to half a pixel; points reduced to one per pixel and value."""
+    px = pixel_degrees(b)
+    style = _style_expr(spec)
+    if spec.style.kind == "point":
+        return (
+            f"INSERT INTO tile_overview (layer, band, s, geom) SELECT DISTINCT '{spec.name}', {b}, s, g FROM ("
+            f"SELECT {style} AS s, ST_SnapToGrid((ST_Dump(l.geom)).geom, {2 * px}) AS g FROM {spec.name} l) x"
+        )
+    return (
+        f"INSERT INTO tile_overview (layer, band, s, geom) SELECT '{spec.name}', {b}, s, g FROM ("
+        f"SELECT s, (ST_Dump(ST_Simplify(ST_LineMerge(ST_Collect(geom)), {px / 2}))).geom AS g FROM ("
+        f"SELECT {style} AS s, d.geom, ST_SnapToGrid(ST_StartPoint(d.geom), {px * 256}) AS c "
+        f"FROM {spec.name} l, LATERAL ST_Dump(l.geom) d) parts GROUP BY s, c) merged "
+        f"WHERE NOT ST_IsEmpty(g) AND ST_Length(g) >= {px}"
+    )
+
+
+def overview_query(spec: LayerSpec, b: int) -> str:
+    """The SQL that renders a low-zoom tile of ``spec`` from its overview at band ``b``."""
+    return (
+        "WITH q AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e, "
+        f"ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {BUFFER / EXTENT}), 4490) AS g) "
+        f"SELECT ST_AsMVT(t.*, '{spec.name}', {EXTENT}, 'geom', 'id') FROM ("
+        f"SELECT o.id, o.s AS _s, ST_AsMVTGeom(ST_Transform(o.geom, 3857), q.e, {EXTENT}, {BUFFER}, true) AS geom "
+        f"FROM tile_overview o, q WHERE o.layer = '{spec.name}' AND o.band = {b} AND o.geom && q.g) t "
+        "WHERE t.geom IS NOT NULL"
+    )
+
+
+def ensure_overview(conn: Connection, spec: LayerSpec, b: int) -> None:
+    """Build the overview of ``spec`` at band ``b`` unless it is there (one builder at a time)."""
+    done = "SELECT 1 FROM tile_overview_built WHERE layer = :l AND band = :b"
+    if conn.execute(text(done), {"l": spec.name, "b": b}).first():
+        return
+    conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('tile_overview:' || :l || ':' || :b))"), {"l": spec.name, "b": b}
+    )
+    if conn.execute(text(done), {"l": spec.name, "b": b}).first():
+        return
+    conn.execute(text(overview_build(spec, b)))
+    conn.execute(text("INSERT INTO tile_overview_built (layer, band) VALUES (:l, :b)"), {"l": spec.name, "b": b})
+
+
 def render(conn: Connection, catalog: Catalog, layer: str, z: int, x: int, y: int, run: int | None = None) -> bytes:
     """One tile of ``layer`` (a catalog layer, or ``coverage`` of run ``run``), uncompressed MVT bytes."""
     params = {"z": z, "x": x, "y": y, "tol": pixel_degrees(z), "run": run}
-    sql = COVERAGE_QUERY if layer == "coverage" else layer_query(catalog.layer(layer), z)
+    if layer == "coverage":
+        sql = COVERAGE_QUERY
+    else:
+        spec = catalog.layer(layer)
+        b = band(spec, z)
+        if b is None:
+            sql = layer_query(spec, z)
+        else:
+            ensure_overview(conn, spec, b)
+            sql = overview_query(spec, b)
     data = conn.execute(text(sql), params).scalar_one()
     return bytes(data) if data else b""
 

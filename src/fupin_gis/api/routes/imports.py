@@ -68,6 +68,7 @@ def create_import(
     defaults: Annotated[list[str] | None, Form(alias="set", description="FIELD=VALUE")] = None,
     source: Annotated[str | None, Form(description="one layer or file of the upload")] = None,
     replace: Annotated[bool, Form(description="import an identical file again")] = False,
+    preview: Annotated[bool, Form(description="add up to 1,000 features' geometry for a preview map")] = False,
 ) -> JSONResponse:
     """Validate an upload for a layer and commit it as one batch (or only report, on a dry run)."""
     if datum not in (None, "", "gcj02"):
@@ -84,6 +85,7 @@ def create_import(
         replace=replace,
         source=source or None,
         username="api",
+        preview=1000 if preview else 0,
     )
     with tempfile.TemporaryDirectory(prefix="fupin-upload-") as tmp:
         path, name = _save_upload(file, Path(tmp), settings.ingest.max_upload_mb)

@@ -1,13 +1,16 @@
-"""HTML pages: ``/`` is the map of every layer."""
+"""HTML pages: ``/`` is the map of every layer, ``/upload`` the upload page, ``/batches`` the import batches."""
 
 from __future__ import annotations
 
+import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import text
 
 from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep
+from fupin_gis.ingest.batches import list_batches
 from fupin_gis.mapping.build import build_map
+from fupin_gis.settings import Settings
 
 router = APIRouter(tags=["pages"])
 
@@ -25,6 +28,24 @@ def map_page(request: Request, engine: EngineDep, catalog: CatalogDep, settings:
         cache.clear()
         cache[key] = build_map(engine, catalog, settings.map).get_root().render()
     return HTMLResponse(cache[key])
+
+
+def _template(settings: Settings, name: str, **values: object) -> HTMLResponse:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(settings.web_dir / "templates"), autoescape=True)
+    return HTMLResponse(env.get_template(name).render(**values))
+
+
+@router.get("/upload", response_class=HTMLResponse)
+def upload_page(catalog: CatalogDep, settings: SettingsDep) -> HTMLResponse:
+    """The engineers' upload page: choose a layer, drop a file, read the dry-run report and preview, commit."""
+    return _template(settings, "upload.html", layers=catalog.ordered())
+
+
+@router.get("/batches", response_class=HTMLResponse)
+def batches_page(engine: EngineDep, catalog: CatalogDep, settings: SettingsDep) -> HTMLResponse:
+    """Import batches, newest first, each committed one with a rollback button."""
+    labels = {s.name: s.label for s in catalog.ordered()}
+    return _template(settings, "batches.html", batches=list_batches(engine), labels=labels)
 
 
 @router.get("/favicon.ico", include_in_schema=False)
