@@ -23,8 +23,10 @@ DEMO_SEED = 7
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
-    """Settings as a user has them (embedded cluster under var/pg unless DATABASE_URL)."""
-    return Settings()
+    """Settings as a user has them (embedded cluster under var/pg unless DATABASE_URL), accounts off:
+    the app answers as the system. tests/test_accounts.py and the sign-in browser test turn them on."""
+    settings = Settings()
+    return settings.model_copy(update={"auth": settings.auth.model_copy(update={"required": False})})
 
 
 def _make_database(base_settings: Settings, name: str) -> str:

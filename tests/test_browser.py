@@ -139,7 +139,7 @@ def test_reports_page_in_chromium(server: str, output_dir: Path) -> None:
         summary = page.locator("[data-report=summary] a[data-format=html]").get_attribute("href")
         assert f"township={code}" in lacking and "rule=water" in lacking
         assert f"township={code}" in summary and "rule=" not in summary
-        assert page.locator("[data-report=households] a").count() == 0  # personal data: not offered
+        assert page.locator("[data-report=households] a").count() > 0  # accounts off: the system may see personal data
         assert page.locator("[data-report=plan-vs-actual] a[data-format=shp]").count() == 0  # no geometry
         page.screenshot(path=str(output_dir / "reports.png"), full_page=True)
         with page.expect_download() as download:
@@ -250,3 +250,75 @@ def test_upload_commit_see_and_roll_back_in_chromium(
         page.screenshot(path=str(output_dir / "batches.png"), full_page=True)
         assert not {"UP-001", "UP-002"} & codes_in_tile()
         browser.close()
+
+
+@pytest.mark.browser
+def test_sign_in_and_scope_in_chromium(settings: Settings, engine: Engine, demo: DemoCounty, output_dir: Path) -> None:
+    """With accounts on: the sign-in page, a township engineer's map and upload check, and another township's data hidden."""
+    from fupin_gis.auth.accounts import add_user
+
+    with engine.connect() as conn:
+        a, b = conn.execute(text("SELECT code FROM townships ORDER BY code LIMIT 2")).scalars().all()
+        other = conn.execute(
+            text("SELECT code, ST_X(seat), ST_Y(seat) FROM villages WHERE code LIKE :b || '%' LIMIT 1"), {"b": b}
+        ).one()
+        exists = conn.execute(text("SELECT 1 FROM users WHERE username = 'browser_eng'")).first()
+    if not exists:
+        add_user(engine, "browser_eng", "browser-pass", "engineer", a)
+    secured = settings.model_copy(update={"auth": settings.auth.model_copy(update={"required": True})})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(secured), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.goto(base + "/")  # no account: to the sign-in page
+            assert page.url.startswith(base + "/login")
+            page.fill("#username", "browser_eng")
+            page.fill("#password", "wrong-password")
+            page.click("button[type=submit]")
+            assert "用户名或密码错误" in page.inner_text("form")
+            page.screenshot(path=str(output_dir / "login.png"))
+            page.fill("#username", "browser_eng")
+            page.fill("#password", "browser-pass")
+            page.click("button[type=submit]")
+            page.wait_for_url(base + "/")
+            page.wait_for_function(
+                "typeof L !== 'undefined' && document.querySelectorAll('.leaflet-control-layers-selector').length > 0"
+            )
+            labels = " ".join(page.locator(".leaflet-control-layers-overlays label").all_inner_texts())
+            assert "乡镇 Townships (1)" in labels  # only the engineer's township
+            page.screenshot(path=str(output_dir / "map-engineer.png"))
+            z, n = 14, 1 << 14
+            x = int((other[1] + 180) / 360 * n)
+            y = int((1 - math.asinh(math.tan(math.radians(other[2]))) / math.pi) / 2 * n)
+            hidden = page.request.get(f"{base}/tiles/villages/{z}/{x}/{y}.mvt").body()
+            assert other[0].encode() not in hidden
+            # the upload page's check posts with the session's CSRF token
+            page.goto(base + "/upload")
+            page.select_option("#layer", "water_points")
+            page.set_input_files(
+                "#file",
+                files=[
+                    {
+                        "name": "w.csv",
+                        "mimeType": "text/csv",
+                        "buffer": "编号,名称,水源类型,经度,纬度\nB1,井,机压井,107.2,31.9\n".encode(),
+                    }
+                ],
+            )
+            page.click("#check")
+            page.wait_for_selector("#status.good, #status.bad")
+            assert "CSRF" not in page.inner_text("#status")
+            assert page.locator("#summary").inner_text()
+            browser.close()
+    finally:
+        srv.should_exit = True
+        thread.join(10)

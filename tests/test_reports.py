@@ -260,8 +260,6 @@ def test_reports_over_http(client: TestClient, run: dict) -> None:
         ("/reports/villages-lacking.csv?rule=roads", 400, "rule"),
         ("/reports/summary.csv?run=999999", 404, None),
         ("/reports/summary.csv?run=x", 422, "run"),
-        ("/reports/households.csv", 403, None),
-        ("/api/reports/households", 403, None),
         ("/reports/changes.csv?since=999999", 404, None),
     ],
 )

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from fupin_gis.catalog import load_catalog
 from fupin_gis.errors import FupinError
@@ -176,6 +177,7 @@ def demo(
     catalog = load_catalog(settings.catalog_dir)
     if if_empty and any(layer_counts(make_engine(settings, url), catalog).values()):
         console.print("数据库已有数据，跳过演示数据 / the database has data: demo not loaded")
+        _demo_accounts(make_engine(settings, url))
         return
     county = generate(scale.value, seed, progress=console)
     counts = load_demo(make_engine(settings, url), catalog, county, progress=console)
@@ -187,9 +189,37 @@ def demo(
         with console.status("覆盖分析 / coverage…"):
             run = create_run(make_engine(settings, url), settings.coverage, catalog)
         console.print(f"覆盖分析 / coverage run {run['run_id']}")
+    _demo_accounts(make_engine(settings, url))
     if out:
         write_layer(county, "roads", out)
         console.print(f"roads written to {out}")
+
+
+DEMO_PASSWORD = "fupin-demo"
+
+
+def _demo_accounts(engine: Engine) -> None:
+    """Sign-in accounts for the demo, one per role, unless the database has accounts already."""
+    from sqlalchemy import text
+
+    from fupin_gis.auth.accounts import add_user
+
+    with engine.connect() as conn:
+        if conn.execute(text("SELECT count(*) FROM users")).scalar_one():
+            return
+        county = conn.execute(text("SELECT code FROM counties ORDER BY code LIMIT 1")).scalar_one()
+        town = conn.execute(text("SELECT code FROM townships ORDER BY code LIMIT 1")).scalar_one()
+    accounts = [
+        ("admin", "admin", "*"),
+        ("planner", "planner", county),
+        ("engineer", "engineer", town),
+        ("viewer", "viewer", county),
+    ]
+    for name, role, scope in accounts:
+        add_user(engine, name, DEMO_PASSWORD, role, scope)
+    console.print(
+        f"演示账号 / demo accounts (password {DEMO_PASSWORD}): " + ", ".join(f"{n} ({r}, {s})" for n, r, s in accounts)
+    )
 
 
 def _parse_map(pairs: list[str]) -> dict[str, str]:
@@ -472,6 +502,66 @@ def report_cmd(
         raise _fail(exc) from exc
     rows = len(report.sections[0].rows)
     typer.echo(f"{path}  ({report.zh}, 运行 run {report.run['run_id']}, {rows:,} 行 rows)")
+
+
+users_app = typer.Typer(
+    help="账号 / accounts: roles viewer, planner, engineer, admin; scoped to counties or townships.",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument()],
+    role: Annotated[str, typer.Option(help="viewer | planner | engineer | admin")],
+    scope: Annotated[str, typer.Option(help="* or comma-separated county (6-digit) / township (9-digit) codes")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Create an account (the password is hashed with Argon2id)."""
+    from fupin_gis.auth.accounts import add_user
+    from fupin_gis.db.engine import make_engine
+
+    try:
+        add_user(make_engine(_settings()), username, password, role, scope)
+    except FupinError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"用户 {username} 已创建 / created ({role}, {scope})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every account: role, scope, disabled or not."""
+    from fupin_gis.auth.accounts import list_users
+    from fupin_gis.db.engine import make_engine
+
+    for u in list_users(make_engine(_settings())):
+        typer.echo(f"{u['username']:<20} {u['role']:<9} {u['scope']:<30} {'disabled' if u['disabled'] else ''}")
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Argument()]) -> None:
+    """Disable an account; its sessions and tokens stop working."""
+    from fupin_gis.auth.accounts import disable_user
+    from fupin_gis.db.engine import make_engine
+
+    try:
+        disable_user(make_engine(_settings()), username)
+    except FupinError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"用户 {username} 已停用 / disabled")
+
+
+@users_app.command("token")
+def users_token(username: Annotated[str, typer.Argument()]) -> None:
+    """Print a new API token for scripts (send it as ``Authorization: Bearer TOKEN``); shown once."""
+    from fupin_gis.auth.accounts import new_token
+    from fupin_gis.db.engine import make_engine
+
+    try:
+        typer.echo(new_token(make_engine(_settings()), username))
+    except FupinError as exc:
+        raise _fail(exc) from exc
 
 
 @app.command("serve")

@@ -69,6 +69,12 @@ class ReportFailed(FupinError):
     code = "report_failed"
 
 
+class Unauthorized(FupinError):
+    """No account: sign in, or send an API token."""
+
+    code = "unauthorized"
+
+
 class Forbidden(FupinError):
     """The caller may not see or do this."""
 
@@ -77,6 +83,7 @@ class Forbidden(FupinError):
 
 STATUS_CODES: dict[type[FupinError], int] = {
     ReportFailed: 503,
+    Unauthorized: 401,
     Forbidden: 403,
     LayerNotFound: 404,
     NotFound: 404,

@@ -8,16 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from fupin_gis import __version__
-from fupin_gis.api.routes import coverage, health, imports, layers, pages, reports, tiles, villages
+from fupin_gis.api.routes import auth, coverage, health, imports, layers, pages, reports, tiles, villages
 from fupin_gis.catalog import load_catalog
+from fupin_gis.db.cluster import SCOPED_ROLE
 from fupin_gis.db.engine import make_engine
-from fupin_gis.errors import FupinError, status_code
+from fupin_gis.errors import FupinError, Unauthorized, status_code
 from fupin_gis.settings import Settings
 from fupin_gis.tiles.cache import clear
 
@@ -31,6 +32,20 @@ def forget_tiles(engine: Engine) -> None:
         pass  # no database yet: /api/health says so; the cache is empty anyway
 
 
+def row_security_ready(engine: Engine) -> bool:
+    """True when the role that scoped reads run as exists and the app may switch to it."""
+    try:
+        with engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    text("SELECT pg_has_role(current_user, :r, 'MEMBER') FROM pg_roles WHERE rolname = :r"),
+                    {"r": SCOPED_ROLE},
+                ).scalar()
+            )
+    except SQLAlchemyError:
+        return False
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; its lifespan opens the engine and loads the catalog."""
     settings = settings or Settings()
@@ -42,13 +57,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = make_engine(settings)
         app.state.page_cache = {}
         forget_tiles(app.state.engine)
+        app.state.rls_ready = row_security_ready(app.state.engine)
         yield
         app.state.engine.dispose()
 
     app = FastAPI(title="fupin-gis", version=__version__, lifespan=lifespan)
 
     @app.exception_handler(FupinError)
-    async def fupin_error(request: Request, exc: FupinError) -> JSONResponse:
+    async def fupin_error(request: Request, exc: FupinError) -> Response:
+        page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+        if isinstance(exc, Unauthorized) and page and not request.url.path.startswith(("/api/", "/tiles/")):
+            return auth.login_redirect(request)
         return JSONResponse(exc.to_dict(), status_code=status_code(exc))
 
     @app.exception_handler(RequestValidationError)
@@ -64,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
         return JSONResponse(body, status_code=422)
 
+    app.include_router(auth.router)
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(imports.router)

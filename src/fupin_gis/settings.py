@@ -34,6 +34,18 @@ class MapSettings(BaseModel):
     tianditu_grid: Literal["w", "c"] = "w"
 
 
+class AuthSettings(BaseModel):
+    """Accounts and sessions."""
+
+    required: bool = Field(
+        default=True, description="Every page and API call needs an account (off: the system sees all)."
+    )
+    cookie_secure: bool = Field(
+        default=True, description="Session cookies only over HTTPS (browsers treat localhost as secure)."
+    )
+    session_hours: float = Field(default=12.0, description="How long a login lasts.")
+
+
 class IngestSettings(BaseModel):
     """Limits of uploads and archives."""
 
@@ -82,6 +94,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "FUPIN_DATABASE_URL"))
     db: DbSettings = DbSettings()
     map: MapSettings = MapSettings()
+    auth: AuthSettings = AuthSettings()
     ingest: IngestSettings = IngestSettings()
     coverage: CoverageSettings = CoverageSettings()
     catalog_dir: Path = Field(default_factory=lambda: data_dir("layers"))

@@ -86,6 +86,12 @@
     return Object.values(window).find(function (v) { return v instanceof L.Map; });
   }
   document.addEventListener("DOMContentLoaded", function () {
+    var out = document.getElementById("signout");
+    if (out) out.addEventListener("click", function (e) {
+      e.preventDefault();
+      var csrf = (document.cookie.match(/(?:^|; )fupin_csrf=([^;]*)/) || [])[1] || "";
+      fetch("/logout", { method: "POST", headers: { "X-CSRF-Token": csrf } }).then(function () { location.href = "/login"; });
+    });
     var input = document.getElementById("search-q"), list = document.getElementById("search-results");
     if (!input) return;
     var timer = null;

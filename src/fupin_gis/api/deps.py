@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 
+from fupin_gis.auth.accounts import SYSTEM, Principal, by_session, by_token
 from fupin_gis.catalog import Catalog, LayerSpec
-from fupin_gis.errors import LayerNotFound
+from fupin_gis.errors import DatabaseUnavailable, Forbidden, LayerNotFound, Unauthorized
 from fupin_gis.settings import Settings
+
+SESSION_COOKIE = "fupin_session"
+CSRF_COOKIE = "fupin_csrf"
 
 
 def get_settings(request: Request) -> Settings:
@@ -17,9 +23,70 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
-    """The app's database engine."""
+def get_principal(request: Request) -> Principal:
+    """Who is asking: an API token (``Authorization: Bearer``) or a session cookie; the system when
+    accounts are not required. Unsafe requests on a cookie session must echo its CSRF token."""
+    settings: Settings = request.app.state.settings
+    if not settings.auth.required:
+        return SYSTEM
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    engine = request.app.state.engine
+    principal = None
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        principal = by_token(engine, header[7:].strip())
+    elif request.cookies.get(SESSION_COOKIE):
+        principal = by_session(engine, request.cookies[SESSION_COOKIE])
+        if principal is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
+            sent = request.headers.get("x-csrf-token") or ""
+            if not secrets.compare_digest(sent, principal.csrf or ""):
+                raise Forbidden("CSRF 校验失败：请刷新页面后重试", "CSRF check failed: reload the page and try again")
+    if principal is None:
+        raise Unauthorized("请先登录，或提供 API 令牌", "Sign in, or send an API token (Authorization: Bearer …)")
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_engine(request: Request, principal: PrincipalDep) -> Engine:
+    """The database engine as the asking account sees it: its transactions run under row-level security."""
+    engine: Engine = request.app.state.engine
+    if principal is SYSTEM:
+        return engine
+    if not request.app.state.rls_ready and not principal.unrestricted:
+        raise DatabaseUnavailable(
+            "数据库未安装行级安全（缺少角色 fupin_scoped）：请以有 CREATEROLE 权限的用户运行 fupin-gis db up",
+            "Row-level security is not installed (no role fupin_scoped): run `fupin-gis db up` as a user with CREATEROLE",
+        )
+    return principal.scoped(engine, rls=request.app.state.rls_ready)
+
+
+def get_system_engine(request: Request) -> Engine:
+    """The owner's engine, for writes that check the scope themselves (imports, rollbacks, coverage runs)."""
     return request.app.state.engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SystemEngineDep = Annotated[Engine, Depends(get_system_engine)]
+
+
+def require(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency admitting only ``roles`` (403 for others)."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(
+                f"角色 {principal.role} 无权执行此操作（需要 {', '.join(roles)}）",
+                f"Role {principal.role} may not do this (needs {', '.join(roles)})",
+                role=principal.role,
+            )
+        return principal
+
+    return check
 
 
 def get_catalog(request: Request) -> Catalog:
@@ -28,7 +95,6 @@ def get_catalog(request: Request) -> Catalog:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 

@@ -291,6 +291,10 @@ class LocalCluster:
                         sql.Identifier(role), sql.Literal(self._password())
                     )
                 )
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (SCOPED_ROLE,)).fetchone() is None:
+                # the role scoped requests run as: not the tables' owner, so row-level security applies
+                conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(SCOPED_ROLE)))
+            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(SCOPED_ROLE), sql.Identifier(role)))
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(role)))
         with self._connect(name) as conn:
@@ -307,6 +311,9 @@ class LocalCluster:
         """Drop a database made by ``create_database``."""
         with self._connect("postgres") as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+SCOPED_ROLE = "fupin_scoped"
 
 
 def create_extensions(conn: psycopg.Connection) -> list[str]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, event
 
-from fupin_gis.db.cluster import LocalCluster
+from fupin_gis.db.cluster import SCOPED_ROLE, LocalCluster
 from fupin_gis.settings import Settings
 
 
@@ -21,3 +21,24 @@ def database_url(settings: Settings) -> str:
 def make_engine(settings: Settings, url: str | None = None) -> Engine:
     """A pooled engine on ``url`` or on the configured database."""
     return create_engine(url or database_url(settings), pool_pre_ping=True, future=True)
+
+
+@event.listens_for(Engine, "begin")
+def _scope_transaction(conn: Connection) -> None:
+    """Give each transaction of a scoped engine (``Principal.scoped``) its scope, role and, for
+    reads, the row-level-security role; settings and role end with the transaction."""
+    options = conn.get_execution_options()
+    if "fupin_scope" not in options:
+        return
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cur = dbapi.cursor()
+    try:
+        cur.execute(
+            "SELECT set_config('fupin.scope', %s, true), set_config('fupin.role', %s, true)",
+            (options["fupin_scope"], options["fupin_role"]),
+        )
+        if options.get("fupin_rls"):
+            cur.execute(f"SET LOCAL ROLE {SCOPED_ROLE}")
+    finally:
+        cur.close()

@@ -22,8 +22,20 @@ def alembic_config(settings: Settings, url: str) -> Config:
 
 
 def upgrade(settings: Settings, url: str, revision: str = "head") -> None:
-    """Apply migrations up to ``revision``."""
+    """Apply migrations up to ``revision``, then the row-level security policies of the catalog's layers."""
     command.upgrade(alembic_config(settings, url), revision)
+    if revision == "head":
+        from sqlalchemy import create_engine
+
+        from fupin_gis.catalog import load_catalog
+        from fupin_gis.db.security import apply_row_security
+
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                apply_row_security(conn, load_catalog(settings.catalog_dir))
+        finally:
+            engine.dispose()
 
 
 def current(settings: Settings, url: str) -> str | None:

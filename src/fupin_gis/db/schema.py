@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    false,
     func,
     text,
 )
@@ -225,6 +226,49 @@ def tile_overview_tables(metadata: MetaData) -> tuple[Table, Table]:
     return overview, built
 
 
+def account_tables(metadata: MetaData) -> None:
+    """Users, API tokens, login sessions and the append-only audit log."""
+    Table(
+        "users",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("username", Text, nullable=False, unique=True),
+        Column("password_hash", Text, nullable=False),
+        Column("role", Text, nullable=False),
+        Column("scope", Text, nullable=False, comment="county/township codes, comma-separated, or *"),
+        Column("disabled", Boolean, nullable=False, server_default=false()),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        CheckConstraint("role IN ('viewer', 'planner', 'engineer', 'admin')", name="role"),
+        comment="账号",
+    )
+    Table(
+        "api_tokens",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        Column("token_sha256", Text, nullable=False, unique=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    Table(
+        "sessions",
+        metadata,
+        Column("token_sha256", Text, primary_key=True),
+        Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        Column("csrf", Text, nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=False),
+    )
+    Table(
+        "audit_log",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("username", Text),
+        Column("action", Text, nullable=False),
+        Column("detail", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        comment="审计日志（只增不改）",
+    )
+
+
 def build_metadata(catalog: Catalog) -> MetaData:
     """All tables: the system tables, then one per catalog layer."""
     metadata = MetaData(naming_convention=NAMING)
@@ -233,6 +277,7 @@ def build_metadata(catalog: Catalog) -> MetaData:
     coverage_tables(metadata)
     tile_cache_table(metadata)
     tile_overview_tables(metadata)
+    account_tables(metadata)
     for spec in catalog.ordered():
         layer_table(spec, catalog, metadata)
     return metadata

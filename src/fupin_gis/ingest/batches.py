@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
-from fupin_gis.errors import BatchConflict, NotFound
+from fupin_gis.db.security import predicate
+from fupin_gis.errors import BatchConflict, Forbidden, NotFound
 from fupin_gis.ingest.report import ImportReport
 from fupin_gis.tiles.cache import invalidate_batch
 
@@ -128,7 +129,31 @@ def _batch(conn: Connection, batch: int) -> Any:
     return row
 
 
-def rollback_in(conn: Connection, catalog: Catalog, batch: int) -> dict[str, int]:
+def check_scope(conn: Connection, spec: LayerSpec, batch: int | None, scope: str) -> None:
+    """Refuse (and so roll back) a batch that wrote or replaced features outside ``scope``.
+
+    The transaction carries the scope (``Principal.scoped``): the test is the row-level-security
+    predicate of the layer, so imports obey the same rule as reads.
+    """
+    cond = predicate(spec, "t")
+    outside = conn.execute(
+        text(
+            f"SELECT (SELECT count(*) FROM {spec.name} t WHERE t.batch_id = :b AND NOT ({cond})) + "
+            f"(SELECT count(*) FROM feature_history h, LATERAL jsonb_populate_record(NULL::{spec.name}, h.old) t "
+            f"WHERE h.batch_id = :b AND NOT ({cond}))"
+        ),
+        {"b": batch},
+    ).scalar_one()
+    if outside:
+        raise Forbidden(
+            f"{outside} 个要素不在您的范围（{scope}）内，未导入",
+            f"{outside} features lie outside your scope ({scope}): nothing imported",
+            scope=scope,
+            outside=int(outside),
+        )
+
+
+def rollback_in(conn: Connection, catalog: Catalog, batch: int, scope: str | None = None) -> dict[str, int]:
     """Inside an open transaction: remove what ``batch`` added and restore what it replaced."""
     row = _batch(conn, batch)
     if row.status != "committed":
@@ -152,6 +177,8 @@ def rollback_in(conn: Connection, catalog: Catalog, batch: int) -> dict[str, int
             batch=batch,
             later=list(later),
         )
+    if scope not in (None, "*"):
+        check_scope(conn, spec, batch, scope)
     invalidate_batch(conn, spec, batch)
     deleted = conn.execute(text(f"DELETE FROM {spec.name} WHERE batch_id = :b"), {"b": batch}).rowcount
     restored = conn.execute(
@@ -165,10 +192,10 @@ def rollback_in(conn: Connection, catalog: Catalog, batch: int) -> dict[str, int
     return {"removed": deleted - restored, "restored": restored}
 
 
-def rollback(engine: Engine, catalog: Catalog, batch: int) -> dict[str, int]:
-    """Roll back ``batch`` in a transaction of its own."""
+def rollback(engine: Engine, catalog: Catalog, batch: int, scope: str | None = None) -> dict[str, int]:
+    """Roll back ``batch`` in a transaction of its own (only if all its features lie in ``scope``)."""
     with engine.begin() as conn:
-        return rollback_in(conn, catalog, batch)
+        return rollback_in(conn, catalog, batch, scope)
 
 
 def list_batches(engine: Engine, limit: int = 200) -> list[dict[str, Any]]:

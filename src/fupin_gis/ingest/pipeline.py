@@ -61,6 +61,7 @@ class ImportOptions:
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     defer_index_min: int = 50_000  # into an empty layer, this many features rebuild indexes once
     preview: int = 0  # keep this many features' geometry (in the catalog's CRS) for a preview map
+    scope: str | None = None  # the importing account's scope: every feature written must lie in it
 
     @classmethod
     def from_settings(cls, settings: IngestSettings, **values: object) -> ImportOptions:
@@ -313,6 +314,8 @@ def run_import(
                 conn.execute(text(ddl))
             supplied = [f for f in spec.field_names if any(f in src.mapping.values() for src in report.sources)]
             batches.promote(conn, spec, report, options.username, seat_mode, batch, stager.direct, supplied)
+            if options.scope not in (None, "*"):
+                batches.check_scope(conn, spec, report.batch, options.scope)
     return report
 
 

@@ -199,7 +199,8 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
     root.html.add_child(
         Element(
             '<div id="title">扶贫规划地图 <small>fupin-gis</small> <a href="/reports">报表 Reports</a> '
-            '<a href="/upload">上传 Upload</a> <a href="/batches">批次 Batches</a>'
+            '<a href="/upload">上传 Upload</a> <a href="/batches">批次 Batches</a> '
+            '<a href="/login" id="signout">退出 Sign out</a>'
             '<div id="search"><input id="search-q" type="search" autocomplete="off" '
             'placeholder="搜索村、乡镇（名称或代码）/ search a village or township">'
             '<div id="search-results"></div></div></div>'

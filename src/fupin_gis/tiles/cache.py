@@ -16,10 +16,22 @@ from fupin_gis.tiles.mvt import render, tile_ranges
 
 
 def get_tile(
-    engine: Engine, catalog: Catalog, layer: str, z: int, x: int, y: int, run: int | None = None
+    engine: Engine,
+    catalog: Catalog,
+    layer: str,
+    z: int,
+    x: int,
+    y: int,
+    run: int | None = None,
+    scope_key: str = "",
+    overview: bool = True,
 ) -> tuple[bytes, str]:
-    """The gzipped tile and its ETag, from the cache or rendered and stored."""
-    key = layer if run is None else f"{layer}:{run}"
+    """The gzipped tile and its ETag, from the cache or rendered and stored.
+
+    ``engine`` carries the asker's scope (row-level security); cached tiles are kept per
+    ``scope_key``; only askers who see everything may draw from the shared overviews.
+    """
+    key = (layer if run is None else f"{layer}:{run}") + (f"@{scope_key}" if scope_key else "")
     with engine.connect() as conn:
         row = conn.execute(
             text("SELECT data, etag FROM tile_cache WHERE layer = :l AND z = :z AND x = :x AND y = :y"),
@@ -27,7 +39,7 @@ def get_tile(
         ).one_or_none()
         if row is not None:
             return bytes(row.data), row.etag
-        raw = render(conn, catalog, layer, z, x, y, run)
+        raw = render(conn, catalog, layer, z, x, y, run, overview)
         data = gzip.compress(raw, compresslevel=5, mtime=0)
         etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
         conn.execute(
@@ -53,7 +65,7 @@ def invalidate(conn: Connection, layers: list[str], bbox: tuple[float, float, fl
     return conn.execute(
         text(
             f"DELETE FROM tile_cache c USING (VALUES {values}) r(z, x0, x1, y0, y1) "
-            "WHERE (c.layer = ANY(:l) OR (:cov AND c.layer LIKE 'coverage:%')) "
+            "WHERE (split_part(c.layer, '@', 1) = ANY(:l) OR (:cov AND c.layer LIKE 'coverage:%')) "
             "AND c.z = r.z AND c.x BETWEEN r.x0 AND r.x1 AND c.y BETWEEN r.y0 AND r.y1"
         ),
         {"l": layers, "cov": coverage},

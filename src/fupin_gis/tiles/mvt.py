@@ -148,14 +148,23 @@ def ensure_overview(conn: Connection, spec: LayerSpec, b: int) -> None:
     conn.execute(text("INSERT INTO tile_overview_built (layer, band) VALUES (:l, :b)"), {"l": spec.name, "b": b})
 
 
-def render(conn: Connection, catalog: Catalog, layer: str, z: int, x: int, y: int, run: int | None = None) -> bytes:
+def render(
+    conn: Connection,
+    catalog: Catalog,
+    layer: str,
+    z: int,
+    x: int,
+    y: int,
+    run: int | None = None,
+    overview: bool = True,
+) -> bytes:
     """One tile of ``layer`` (a catalog layer, or ``coverage`` of run ``run``), uncompressed MVT bytes."""
     params = {"z": z, "x": x, "y": y, "tol": pixel_degrees(z), "run": run}
     if layer == "coverage":
         sql = COVERAGE_QUERY
     else:
         spec = catalog.layer(layer)
-        b = band(spec, z)
+        b = band(spec, z) if overview else None
         if b is None:
             sql = layer_query(spec, z)
         else:

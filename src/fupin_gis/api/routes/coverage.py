@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep
+from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep, SystemEngineDep, require
+from fupin_gis.auth.accounts import RUNNERS, Principal, record
 from fupin_gis.coverage.plan import load_plan, measure
 from fupin_gis.coverage.snapshots import create_run, diff_runs, get_run, list_runs
 
@@ -14,9 +15,20 @@ router = APIRouter(prefix="/api/coverage", tags=["coverage"])
 
 
 @router.post("/runs", status_code=201)
-def new_run(engine: EngineDep, settings: SettingsDep, catalog: CatalogDep) -> dict:
-    """Compute every rule on the current data and store the snapshot."""
-    return create_run(engine, settings.coverage, catalog)
+def new_run(
+    system: SystemEngineDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    principal: Annotated[Principal, Depends(require(*RUNNERS))],
+) -> dict:
+    """Compute every rule on the whole registry and store the snapshot (planners and admins); the
+    answer shows the villages of the caller's scope."""
+    result = create_run(system, settings.coverage, catalog)
+    record(system, principal, "coverage_run", {"run": result["run_id"]})
+    if principal.scope != "*":
+        scope = principal.scope.split(",")
+        result["villages"] = [v for v in result["villages"] if any(v["code"].startswith(s) for s in scope)]
+    return result
 
 
 @router.get("/runs")

@@ -7,14 +7,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from fupin_gis import __version__
-from fupin_gis.api.deps import EngineDep
+from fupin_gis.api.deps import SystemEngineDep
 from fupin_gis.errors import DatabaseUnavailable
 
 router = APIRouter(prefix="/api", tags=["health"])
 
 
 @router.get("/health")
-def health(engine: EngineDep) -> dict:
+def health(engine: SystemEngineDep) -> dict:
     """Status of the app and its database."""
     try:
         with engine.connect() as conn:

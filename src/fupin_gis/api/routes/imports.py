@@ -6,10 +6,11 @@ import tempfile
 from pathlib import Path, PurePath
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 
-from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep, SettingsDep
+from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep, SettingsDep, SystemEngineDep, require
+from fupin_gis.auth.accounts import WRITERS, Principal, record
 from fupin_gis.errors import InvalidInput, UnsupportedFormat, UploadTooLarge
 from fupin_gis.ingest import ImportOptions, run_import
 from fupin_gis.ingest.archive import DATA_SUFFIXES
@@ -56,7 +57,8 @@ def _save_upload(upload: UploadFile, folder: Path, limit_mb: int) -> tuple[Path,
 )
 def create_import(
     spec: LayerDep,
-    engine: EngineDep,
+    system: SystemEngineDep,
+    principal: Annotated[Principal, Depends(require(*WRITERS))],
     catalog: CatalogDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="调查成果文件 / survey file")],
@@ -84,12 +86,15 @@ def create_import(
         dry_run=dry_run,
         replace=replace,
         source=source or None,
-        username="api",
+        username=principal.username,
+        scope=principal.scope,
         preview=1000 if preview else 0,
     )
     with tempfile.TemporaryDirectory(prefix="fupin-upload-") as tmp:
         path, name = _save_upload(file, Path(tmp), settings.ingest.max_upload_mb)
-        report = run_import(engine, catalog, path, options, display_name=name)
+        report = run_import(principal.scoped(system, rls=False), catalog, path, options, display_name=name)
+    if report.batch:
+        record(system, principal, "import", {"batch": report.batch, "layer": spec.name, "file": name})
     status = 422 if not report.ok else (201 if report.batch else 200)
     return JSONResponse(report.to_dict() | {"sha256": report.sha256}, status_code=status)
 
@@ -107,6 +112,13 @@ def one_import(batch: int, engine: EngineDep) -> dict:
 
 
 @router.delete("/imports/{batch}")
-def undo_import(batch: int, engine: EngineDep, catalog: CatalogDep) -> dict:
+def undo_import(
+    batch: int,
+    system: SystemEngineDep,
+    catalog: CatalogDep,
+    principal: Annotated[Principal, Depends(require(*WRITERS))],
+) -> dict:
     """Roll a batch back: remove what it added, restore what it replaced."""
-    return {"batch": batch, **rollback(engine, catalog, batch)}
+    result = {"batch": batch, **rollback(principal.scoped(system, rls=False), catalog, batch, principal.scope)}
+    record(system, principal, "rollback", result)
+    return result

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import text
 
-from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep
+from fupin_gis.api.deps import CatalogDep, EngineDep, PrincipalDep, SettingsDep
 from fupin_gis.ingest.batches import list_batches
 from fupin_gis.mapping.build import build_map
 from fupin_gis.settings import Settings
@@ -16,16 +16,19 @@ router = APIRouter(tags=["pages"])
 
 
 @router.get("/", response_class=HTMLResponse)
-def map_page(request: Request, engine: EngineDep, catalog: CatalogDep, settings: SettingsDep) -> HTMLResponse:
+def map_page(
+    request: Request, engine: EngineDep, catalog: CatalogDep, settings: SettingsDep, principal: PrincipalDep
+) -> HTMLResponse:
     """The planner's map; rebuilt only when the data or the coverage changed (a new batch or run)."""
     with engine.connect() as conn:
         version = conn.execute(
             text("SELECT coalesce(max(id), 0), count(*), (SELECT coalesce(max(id), 0) FROM coverage_runs) FROM batches")
         ).one()
     cache = request.app.state.page_cache
-    key = ("map", tuple(version))
+    key = ("map", tuple(version), principal.tile_key)
     if key not in cache:
-        cache.clear()
+        if len(cache) > 50:
+            cache.clear()
         cache[key] = build_map(engine, catalog, settings.map).get_root().render()
     return HTMLResponse(cache[key])
 
@@ -36,13 +39,15 @@ def _template(settings: Settings, name: str, **values: object) -> HTMLResponse:
 
 
 @router.get("/upload", response_class=HTMLResponse)
-def upload_page(catalog: CatalogDep, settings: SettingsDep) -> HTMLResponse:
+def upload_page(catalog: CatalogDep, settings: SettingsDep, principal: PrincipalDep) -> HTMLResponse:
     """The engineers' upload page: choose a layer, drop a file, read the dry-run report and preview, commit."""
     return _template(settings, "upload.html", layers=catalog.ordered())
 
 
 @router.get("/batches", response_class=HTMLResponse)
-def batches_page(engine: EngineDep, catalog: CatalogDep, settings: SettingsDep) -> HTMLResponse:
+def batches_page(
+    engine: EngineDep, catalog: CatalogDep, settings: SettingsDep, principal: PrincipalDep
+) -> HTMLResponse:
     """Import batches, newest first, each committed one with a rollback button."""
     labels = {s.name: s.label for s in catalog.ordered()}
     return _template(settings, "batches.html", batches=list_batches(engine), labels=labels)

@@ -12,7 +12,8 @@ from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from sqlalchemy import text
 from starlette.background import BackgroundTask
 
-from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep
+from fupin_gis.api.deps import CatalogDep, EngineDep, PrincipalDep, SettingsDep, SystemEngineDep
+from fupin_gis.auth.accounts import Principal, record
 from fupin_gis.errors import Forbidden
 from fupin_gis.reports.build import PERSONAL, REPORTS, RULES, WITH_GEOMETRY, build_report
 from fupin_gis.reports.model import Report
@@ -27,22 +28,28 @@ SinceQ = Annotated[int | None, Query(description="changes: the earlier run (defa
 
 
 def _report(
-    engine: Any, catalog: Any, name: str, run: int | None, area: str | None, rule: Any, since: int | None
+    engine: Any,
+    catalog: Any,
+    principal: Principal,
+    name: str,
+    run: int | None,
+    area: str | None,
+    rule: Any,
+    since: int | None,
 ) -> Report:
-    if name in PERSONAL:
-        # Household rows are personal data: only roles allowed to see it may have them, and accounts
-        # (issue 5) are not there yet, so over HTTP nobody may; the CLI on the server can.
+    if name in PERSONAL and not principal.personal:
+        # Household rows are personal data: only roles allowed to see it may have them (row-level
+        # security hides the rows too; this says why instead of answering an empty list).
         raise Forbidden(
-            "农户清单含个人信息：需有权查看个人信息的账号（请在服务器上用 fupin-gis report households）",
-            "The household list is personal data: it needs an account allowed to see it "
-            "(on the server use `fupin-gis report households`)",
+            f"农户清单含个人信息：角色 {principal.role} 无权查看",
+            f"The household list is personal data: role {principal.role} may not see it",
             report=name,
         )
     return build_report(engine, catalog, name, run, area, rule, since)
 
 
 @router.get("/reports", response_class=HTMLResponse)
-def reports_page(engine: EngineDep, settings: SettingsDep) -> HTMLResponse:
+def reports_page(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep) -> HTMLResponse:
     """The reports page: pick a run, an area and a rule, then download in any format."""
     with engine.connect() as conn:
         runs = conn.execute(
@@ -53,7 +60,7 @@ def reports_page(engine: EngineDep, settings: SettingsDep) -> HTMLResponse:
     page = env.get_template("reports.html").render(
         reports=REPORTS,
         formats=FORMATS,
-        personal=PERSONAL,
+        personal=set() if principal.personal else PERSONAL,
         with_geometry=WITH_GEOMETRY,
         rules=RULES,
         runs=runs,
@@ -67,6 +74,8 @@ def download(
     name: str,
     fmt: str,
     engine: EngineDep,
+    system: SystemEngineDep,
+    principal: PrincipalDep,
     catalog: CatalogDep,
     settings: SettingsDep,
     run: RunQ = None,
@@ -76,7 +85,8 @@ def download(
 ) -> HTMLResponse | StreamingResponse | FileResponse:
     """A report in one format (``html`` opens in the browser; the rest download)."""
     check_format(fmt)
-    report = _report(engine, catalog, name, run, township, rule, since)
+    report = _report(engine, catalog, principal, name, run, township, rule, since)
+    record(system, principal, "export", {"report": name, "format": fmt, "run": report.run["run_id"], "area": township})
     templates = settings.web_dir / "templates"
     attachment = {"Content-Disposition": f'attachment; filename="{filename(report, fmt)}"'}
     if fmt == "html":
@@ -106,6 +116,7 @@ def list_reports() -> dict:
 def report_json(
     name: str,
     engine: EngineDep,
+    principal: PrincipalDep,
     catalog: CatalogDep,
     run: RunQ = None,
     township: AreaQ = None,
@@ -113,7 +124,7 @@ def report_json(
     since: SinceQ = None,
 ) -> dict:
     """A report's tables as JSON: the run it comes from, and each section's columns and rows."""
-    report = _report(engine, catalog, name, run, township, rule, since)
+    report = _report(engine, catalog, principal, name, run, township, rule, since)
     return {
         "report": report.name,
         "label": report.zh,

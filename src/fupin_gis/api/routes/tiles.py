@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import text
 
-from fupin_gis.api.deps import CatalogDep, EngineDep
+from fupin_gis.api.deps import CatalogDep, EngineDep, PrincipalDep
 from fupin_gis.errors import LayerNotFound, NotFound
 from fupin_gis.tiles.cache import get_tile
 from fupin_gis.tiles.mvt import check_tile
@@ -27,6 +27,7 @@ def tile(
     y: int,
     engine: EngineDep,
     catalog: CatalogDep,
+    principal: PrincipalDep,
     run: Annotated[int | None, Query(description="coverage: the run (default: the newest)")] = None,
 ) -> Response:
     """A Mapbox vector tile (gzip when the client accepts it); ``coverage`` colours villages by road access.
@@ -43,7 +44,17 @@ def tile(
                 raise NotFound("还没有覆盖分析结果", "No coverage run yet")
     elif layer not in catalog.layers:
         raise LayerNotFound(layer)
-    data, etag = get_tile(engine, catalog, layer, z, x, y, run if layer == "coverage" else None)
+    data, etag = get_tile(
+        engine,
+        catalog,
+        layer,
+        z,
+        x,
+        y,
+        run if layer == "coverage" else None,
+        principal.tile_key,
+        principal.unrestricted,
+    )
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)

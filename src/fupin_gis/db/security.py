@@ -1,0 +1,71 @@
+"""Row-level security: what a signed-in account sees is decided once, in the database.
+
+Each request of an account runs its reads as the role ``fupin_scoped`` (not the tables' owner, so
+row-level security applies) with two transaction settings: ``fupin.scope`` (comma-separated
+county or township codes, ``*`` for everything, ``!`` for nothing) and ``fupin.role``. Policies on
+every layer and on the coverage snapshots admit a row when its village code (or its own code, or
+its geometry) lies in the scope; households and per-household results only for roles that may see
+personal data. Without the settings (the command line, the system) nothing is filtered.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+from fupin_gis.catalog import Catalog, LayerSpec
+from fupin_gis.db.cluster import SCOPED_ROLE
+
+PERSONAL_ROLES = ("planner", "admin")
+
+FUNCTIONS = f"""
+CREATE OR REPLACE FUNCTION fupin_scope() RETURNS text LANGUAGE sql STABLE AS
+$$ SELECT coalesce(current_setting('fupin.scope', true), '') $$;
+CREATE OR REPLACE FUNCTION fupin_unrestricted() RETURNS boolean LANGUAGE sql STABLE AS
+$$ SELECT fupin_scope() IN ('', '*') $$;
+CREATE OR REPLACE FUNCTION fupin_sees_code(c text) RETURNS boolean LANGUAGE sql STABLE AS
+$$ SELECT fupin_unrestricted() OR (c IS NOT NULL AND EXISTS (
+     SELECT 1 FROM unnest(string_to_array(fupin_scope(), ',')) s WHERE left(c, length(s)) = s)) $$;
+CREATE OR REPLACE FUNCTION fupin_sees_unit(c text) RETURNS boolean LANGUAGE sql STABLE AS
+$$ SELECT fupin_unrestricted() OR (c IS NOT NULL AND EXISTS (
+     SELECT 1 FROM unnest(string_to_array(fupin_scope(), ',')) s
+     WHERE left(c, length(s)) = s OR left(s, length(c)) = c)) $$;
+CREATE OR REPLACE FUNCTION fupin_sees_geom(g geometry) RETURNS boolean LANGUAGE sql STABLE AS
+$$ SELECT fupin_unrestricted() OR EXISTS (
+     SELECT 1 FROM (SELECT code, geom FROM counties UNION ALL SELECT code, geom FROM townships) u
+     WHERE u.code = ANY(string_to_array(fupin_scope(), ',')) AND ST_Intersects(u.geom, g)) $$;
+CREATE OR REPLACE FUNCTION fupin_personal() RETURNS boolean LANGUAGE sql STABLE AS
+$$ SELECT coalesce(current_setting('fupin.role', true), '') IN ('', {", ".join(f"'{r}'" for r in PERSONAL_ROLES)}) $$;
+"""
+
+
+def predicate(spec: LayerSpec, alias: str = "") -> str:
+    """The SQL condition that admits a row of ``spec`` for the current scope."""
+    p = f"{alias}." if alias else ""
+    if "village_code" in spec.field_names:  # by its village; a feature without one by where it lies
+        cond = f"(fupin_sees_code({p}village_code) OR ({p}village_code IS NULL AND fupin_sees_geom({p}geom)))"
+    elif spec.group == "admin" and spec.key == "code":
+        cond = f"fupin_sees_unit({p}code)"
+    else:
+        cond = f"fupin_sees_geom({p}geom)"
+    return f"{cond} AND fupin_personal()" if spec.restricted else cond
+
+
+def apply_row_security(conn: Connection, catalog: Catalog) -> bool:
+    """Create the functions and policies (idempotent). False when the scoped role does not exist."""
+    conn.execute(text(FUNCTIONS))
+    tables = {spec.name: predicate(spec) for spec in catalog.ordered()}
+    tables["coverage_villages"] = "fupin_sees_code(code)"
+    tables["coverage_households"] = "fupin_sees_code(village_code) AND fupin_personal()"
+    for table, cond in tables.items():
+        conn.execute(text(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"))
+        conn.execute(text(f"DROP POLICY IF EXISTS fupin_scope ON {table}"))
+        conn.execute(text(f"CREATE POLICY fupin_scope ON {table} FOR SELECT USING ({cond})"))
+    role = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": SCOPED_ROLE}).first()
+    if role is None:
+        return False
+    conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {SCOPED_ROLE}"))
+    conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {SCOPED_ROLE}"))
+    conn.execute(text(f"REVOKE ALL ON users, api_tokens, sessions, audit_log FROM {SCOPED_ROLE}"))
+    conn.execute(text(f"GRANT INSERT ON tile_cache, tile_overview, tile_overview_built TO {SCOPED_ROLE}"))
+    conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {SCOPED_ROLE}"))
+    return True

@@ -1,0 +1,202 @@
+"""Accounts end to end over HTTP: sign-in, CSRF, tokens, roles, scope enforced by row-level security, audit."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+
+import mapbox_vector_tile
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from fupin_gis.auth.accounts import add_user, disable_user, new_token
+from fupin_gis.main import create_app
+from fupin_gis.settings import Settings
+
+PASSWORD = "correct horse"
+
+
+@pytest.fixture(scope="module")
+def towns(import_engine: Engine) -> tuple[str, str]:
+    with import_engine.connect() as conn:
+        a, b = conn.execute(text("SELECT code FROM townships ORDER BY code LIMIT 2")).scalars().all()
+    return a, b
+
+
+@pytest.fixture(scope="module")
+def app_client(base_settings: Settings, import_engine: Engine, towns: tuple[str, str]) -> Iterator[TestClient]:
+    with import_engine.connect() as conn:
+        county = conn.execute(text("SELECT code FROM counties LIMIT 1")).scalar_one()
+    for name, role, scope in [
+        ("admin", "admin", "*"),
+        ("planner", "planner", county),
+        ("eng_a", "engineer", towns[0]),
+        ("eng_b", "engineer", towns[1]),
+        ("viewer", "viewer", county),
+    ]:
+        add_user(import_engine, name, PASSWORD, role, scope)
+    url = import_engine.url.render_as_string(hide_password=False)
+    settings = base_settings.model_copy(
+        update={"database_url": url, "auth": base_settings.auth.model_copy(update={"required": True})}
+    )
+    with TestClient(create_app(settings), base_url="https://testserver") as c:
+        yield c
+
+
+def bearer(engine: Engine, user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {new_token(engine, user)}"}
+
+
+def test_no_account_no_data(app_client: TestClient) -> None:
+    app_client.cookies.clear()
+    answer = app_client.get("/api/layers")
+    assert answer.status_code == 401 and answer.json()["code"] == "unauthorized"
+    assert app_client.get("/tiles/roads/14/13300/6600.mvt").status_code == 401
+    page = app_client.get("/reports?x=1", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=/reports%3Fx%3D1"
+    assert app_client.get("/api/health").status_code == 200  # health needs no account
+
+
+def test_sign_in_sets_safe_cookies_and_csrf_guards_posts(app_client: TestClient, import_engine: Engine) -> None:
+    app_client.cookies.clear()
+    form = app_client.get("/login")
+    token = form.text.split('name="csrf" value="')[1].split('"')[0]
+    wrong = app_client.post("/login", data={"username": "planner", "password": "nope", "csrf": token, "next": "/"})
+    assert wrong.status_code == 401 and "用户名或密码错误" in wrong.text
+    form = app_client.get("/login")
+    token = form.text.split('name="csrf" value="')[1].split('"')[0]
+    good = app_client.post(
+        "/login",
+        data={"username": "planner", "password": PASSWORD, "csrf": token, "next": "/reports"},
+        follow_redirects=False,
+    )
+    assert good.status_code == 303 and good.headers["location"] == "/reports"
+    cookies = good.headers.get_list("set-cookie")
+    session = next(c for c in cookies if c.startswith("fupin_session="))
+    assert "HttpOnly" in session and "Secure" in session and "SameSite=lax" in session
+    csrf = app_client.cookies["fupin_csrf"]
+    assert app_client.get("/api/layers").status_code == 200
+    assert app_client.post("/api/coverage/runs").status_code == 403  # no CSRF header
+    run = app_client.post("/api/coverage/runs", headers={"X-CSRF-Token": csrf})
+    assert run.status_code == 201
+    forged = app_client.post("/login", data={"username": "planner", "password": PASSWORD, "csrf": "forged"})
+    assert forged.status_code == 403
+    with import_engine.connect() as conn:
+        actions = (
+            conn.execute(text("SELECT action FROM audit_log WHERE username = 'planner' ORDER BY id")).scalars().all()
+        )
+    assert actions[:2] == ["login_failed", "login"] and "coverage_run" in actions
+    app_client.post("/logout", headers={"X-CSRF-Token": csrf})
+    app_client.cookies.clear()
+
+
+def test_scope_is_enforced_by_the_database(
+    app_client: TestClient, import_engine: Engine, towns: tuple[str, str]
+) -> None:
+    a, b = towns
+    with import_engine.connect() as conn:
+        in_a = conn.execute(text("SELECT count(*) FROM villages WHERE code LIKE :a || '%'"), {"a": a}).scalar_one()
+        other = conn.execute(
+            text("SELECT code, name, ST_X(seat), ST_Y(seat) FROM villages WHERE code LIKE :b || '%' LIMIT 1"), {"b": b}
+        ).one()
+    eng_a = bearer(import_engine, "eng_a")
+    counts = {layer["name"]: layer["count"] for layer in app_client.get("/api/layers", headers=eng_a).json()}
+    assert counts["villages"] == in_a
+    assert counts["townships"] == 1 and counts["counties"] == 1  # its township, and the county above it
+    assert counts["households"] == 0  # engineers see no personal data
+    z, n = 14, 1 << 14
+    x = int((other[2] + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(other[3]))) / math.pi) / 2 * n)
+    tile = app_client.get(f"/tiles/villages/{z}/{x}/{y}.mvt", headers=eng_a).content
+    seen = mapbox_vector_tile.decode(tile).get("villages", {"features": []})["features"] if tile else []
+    assert other[0] not in {f["properties"].get("code") for f in seen}
+    admin = bearer(import_engine, "admin")
+    tile = app_client.get(f"/tiles/villages/{z}/{x}/{y}.mvt", headers=admin).content
+    assert other[0] in {f["properties"].get("code") for f in mapbox_vector_tile.decode(tile)["villages"]["features"]}
+    assert app_client.get("/api/search", params={"q": other[1]}, headers=eng_a).json() == []
+    assert app_client.get(f"/api/villages/{other[0]}", headers=eng_a).status_code == 404
+    app_client.post("/api/coverage/runs", headers=admin)
+    rows = app_client.get("/api/reports/villages-lacking", headers=eng_a).json()["sections"][0]["rows"]
+    assert rows and all(r["code"].startswith(a) for r in rows)
+
+
+def test_personal_data_by_role(app_client: TestClient, import_engine: Engine) -> None:
+    viewer, planner = bearer(import_engine, "viewer"), bearer(import_engine, "planner")
+    assert app_client.get("/reports/households.csv", headers=viewer).status_code == 403
+    assert "户七有" in app_client.get("/reports/households.csv", headers=planner).content.decode("utf-8-sig")
+    count = {layer["name"]: layer["count"] for layer in app_client.get("/api/layers", headers=planner).json()}
+    assert count["households"] > 0
+
+
+def _well(lon: float, lat: float, code: str, village: str) -> bytes:
+    return json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                    "properties": {
+                        "SYBH": code,
+                        "SYMC": "范围测试井",
+                        "SYLX": "机压井",
+                        "JSZT": "已建",
+                        "所属村代码": village,
+                    },
+                }
+            ],
+        },
+        ensure_ascii=False,
+    ).encode()
+
+
+def test_engineers_change_only_their_scope(
+    app_client: TestClient, import_engine: Engine, towns: tuple[str, str]
+) -> None:
+    a, b = towns
+    with import_engine.connect() as conn:
+        seat_a = conn.execute(
+            text("SELECT code, ST_X(seat), ST_Y(seat) FROM villages WHERE code LIKE :a || '%' LIMIT 1"), {"a": a}
+        ).one()
+        seat_b = conn.execute(
+            text("SELECT code, ST_X(seat), ST_Y(seat) FROM villages WHERE code LIKE :b || '%' LIMIT 1"), {"b": b}
+        ).one()
+        before = conn.execute(text("SELECT count(*) FROM water_points")).scalar_one()
+    eng_a, eng_b, viewer = (bearer(import_engine, u) for u in ("eng_a", "eng_b", "viewer"))
+
+    def upload(headers: dict[str, str], seat: tuple, code: str):  # noqa: ANN202
+        body = _well(seat[1] + 0.0003, seat[2], code, seat[0])
+        return app_client.post(
+            "/api/layers/water_points/imports",
+            files={"file": ("well.geojson", body, "application/geo+json")},
+            headers=headers,
+        )
+
+    assert upload(viewer, seat_a, "SCOPE-V").status_code == 403
+    refused = upload(eng_a, seat_b, "SCOPE-B")
+    assert refused.status_code == 403 and "scope" in refused.json()["message_en"]
+    with import_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM water_points")).scalar_one() == before
+    made = upload(eng_a, seat_a, "SCOPE-A")
+    assert made.status_code == 201, made.text
+    batch = made.json()["batch"]
+    assert app_client.delete(f"/api/imports/{batch}", headers=eng_b).status_code == 403
+    assert app_client.delete(f"/api/imports/{batch}", headers=eng_a).status_code == 200
+    with import_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM water_points")).scalar_one() == before
+        actions = conn.execute(text("SELECT action FROM audit_log WHERE username = 'eng_a'")).scalars().all()
+    assert {"import", "rollback"} <= set(actions)
+
+
+def test_disabled_accounts_and_append_only_audit(app_client: TestClient, import_engine: Engine) -> None:
+    token = bearer(import_engine, "viewer")
+    assert app_client.get("/api/layers", headers=token).status_code == 200
+    disable_user(import_engine, "viewer")
+    assert app_client.get("/api/layers", headers=token).status_code == 401
+    with pytest.raises(DBAPIError, match="append-only"), import_engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET action = 'x'"))
+    with pytest.raises(DBAPIError, match="append-only"), import_engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log"))
