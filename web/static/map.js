@@ -17,10 +17,15 @@
     });
   }
 
+  // Chinese first; the EN button switches popups to English (remembered in this browser).
+  var english = false;
+  try { english = localStorage.getItem("fupin-lang") === "en"; } catch (e) { english = false; }
+
   function shown(field, value) {
     if (value === undefined || value === null || value === "") return "";
-    if (field.type === "boolean") return value === true || value === "true" ? "是" : "否";
-    if (field.labels && field.labels[value] !== undefined) return field.labels[value];
+    if (field.type === "boolean") return value === true || value === "true" ? (english ? "yes" : "是") : (english ? "no" : "否");
+    var labels = english && field.labels_en ? field.labels_en : field.labels;
+    if (labels && labels[value] !== undefined) return labels[value];
     if (typeof value === "number") return Math.round(value * 100) / 100;
     return value;
   }
@@ -69,7 +74,7 @@
     var p = feature.properties || {};
     var rows = "";
     spec.popup.forEach(function (f) {
-      if (f.name in p) rows += "<tr><th>" + esc(f.label) + "</th><td>" + esc(shown(f, p[f.name])) + "</td></tr>";
+      if (f.name in p) rows += "<tr><th>" + esc(english && f.en ? f.en : f.label) + "</th><td>" + esc(shown(f, p[f.name])) + "</td></tr>";
     });
     if (!rows || (spec.popup.length > 1 && Object.keys(p).length <= 2)) rows += '<tr><td colspan="2">' + esc(F.zoomHint) + "</td></tr>";
     if ((layer === "coverage" || layer === "villages") && /^\d{12}$/.test(p.code || "")) {
@@ -77,7 +82,7 @@
     }
     L.popup({ maxWidth: 360 })
       .setLatLng(latlng)
-      .setContent('<div class="fupin-popup"><b>' + esc(spec.label) + "</b><table>" + rows + "</table></div>")
+      .setContent('<div class="fupin-popup"><b>' + esc(english && spec.en ? spec.en : spec.label) + "</b><table>" + rows + "</table></div>")
       .openOn(map);
   }
 
@@ -86,6 +91,16 @@
     return Object.values(window).find(function (v) { return v instanceof L.Map; });
   }
   document.addEventListener("DOMContentLoaded", function () {
+    var lang = document.getElementById("lang");
+    if (lang) {
+      lang.textContent = english ? "中文" : "EN";
+      lang.addEventListener("click", function () {
+        english = !english;
+        try { localStorage.setItem("fupin-lang", english ? "en" : "zh"); } catch (e) { /* private mode */ }
+        lang.textContent = english ? "中文" : "EN";
+        mapOf().closePopup();
+      });
+    }
     var out = document.getElementById("signout");
     if (out) out.addEventListener("click", function (e) {
       e.preventDefault();

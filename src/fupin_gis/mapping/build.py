@@ -119,10 +119,11 @@ def _popup_fields(spec: LayerSpec, catalog: Catalog) -> list[dict[str, Any]]:
     fields = []
     for name in spec.style.popup:
         f = spec.field(name)
-        entry: dict[str, Any] = {"name": name, "label": f.label, "type": f.type}
-        labels = {v.key: v.label for v in f.enum_values(catalog)}
-        if labels:
-            entry["labels"] = labels
+        entry: dict[str, Any] = {"name": name, "label": f.label, "en": f.en, "type": f.type}
+        values = f.enum_values(catalog)
+        if values:
+            entry["labels"] = {v.key: v.label for v in values}
+            entry["labels_en"] = {v.key: v.en for v in values}
         fields.append(entry)
     return fields
 
@@ -134,21 +135,28 @@ def map_config(catalog: Catalog, run: int | None) -> dict[str, Any]:
         base, variants = style_variants(spec)
         layers[spec.name] = {
             "label": spec.label,
+            "en": spec.en,
             "style": {"base": base, "values": variants},
             "popup": _popup_fields(spec, catalog),
         }
     if run is not None:
         base = {"color": "#555", "weight": 1, "fill": True, "fillOpacity": 0.45, "fillColor": "#bbb"}
         layers["coverage"] = {
-            "label": "村通硬化路 Village road access",
+            "label": "村通硬化路",
+            "en": "Village road access",
             "style": {"base": base, "values": {k: {**base, "fillColor": c} for k, (c, _) in ACCESS_STYLE.items()}},
             "popup": [
-                {"name": "name", "label": "村"},
-                {"name": "code", "label": "代码"},
-                {"name": "_s", "label": "通硬化路", "labels": {k: label for k, (_, label) in ACCESS_STYLE.items()}},
-                {"name": "gap_m", "label": "需硬化(米)"},
-                {"name": "hh_water", "label": "安全饮水户"},
-                {"name": "hh", "label": "户数"},
+                {"name": "name", "label": "村", "en": "Village"},
+                {"name": "code", "label": "代码", "en": "Code"},
+                {
+                    "name": "_s",
+                    "label": "通硬化路",
+                    "en": "Road access",
+                    "labels": {k: label for k, (_, label) in ACCESS_STYLE.items()},
+                },
+                {"name": "gap_m", "label": "需硬化(米)", "en": "Road to harden (m)"},
+                {"name": "hh_water", "label": "安全饮水户", "en": "Households with safe water"},
+                {"name": "hh", "label": "户数", "en": "Households"},
             ],
         }
     return {"layers": layers, "zoomHint": "放大查看详情 / zoom in for details"}
@@ -200,7 +208,8 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
         Element(
             '<div id="title">扶贫规划地图 <small>fupin-gis</small> <a href="/reports">报表 Reports</a> '
             '<a href="/upload">上传 Upload</a> <a href="/batches">批次 Batches</a> '
-            '<a href="/login" id="signout">退出 Sign out</a>'
+            '<a href="/login" id="signout">退出 Sign out</a> '
+            '<button type="button" id="lang" title="中文 / English">EN</button>'
             '<div id="search"><input id="search-q" type="search" autocomplete="off" '
             'placeholder="搜索村、乡镇（名称或代码）/ search a village or township">'
             '<div id="search-results"></div></div></div>'

@@ -1,0 +1,107 @@
+"""The map page at county scale: HTML weight and time to the first complete view in Chromium.
+
+Usage: ``.venv/bin/python bench/map_page.py [--reuse]`` (``--reuse`` keeps the county database of
+``bench/tiles.py``). Serves the app on that database (accounts off), opens ``/`` in the system
+Chromium five times with an empty tile cache the first time and a warm one after, and records
+the page's size and the time from navigation to every visible tile layer loaded. Goals (issue 5):
+the page ≤ 100 kB at any data size, the first view within 2 s at county scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import bench_database, record, timed  # noqa: E402
+from tiles import DB, free_port, serve  # noqa: E402
+
+READY = """() => { const m = Object.values(window).find(v => v instanceof L.Map); if (!m) return false;
+  let ready = true, grids = 0; m.eachLayer(l => { if (l._vectorTiles) { grids++; if (l.isLoading()) ready = false; } });
+  return ready && grids > 0; }"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reuse", action="store_true")
+    args = parser.parse_args()
+    if args.reuse:
+        from sqlalchemy.engine import make_url
+
+        from fupin_gis.db.setup import bring_up
+        from fupin_gis.settings import Settings
+
+        url = (
+            make_url(bring_up(Settings()))
+            .set(database=DB, drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
+    else:
+        url = bench_database(DB).replace("+psycopg", "")
+        timed([sys.executable, "-m", "fupin_gis", "demo", "--scale", "county", "--seed", "1"], {"DATABASE_URL": url})
+    with psycopg.connect(url) as conn:
+        segments = conn.execute("SELECT count(*) FROM roads").fetchone()[0]
+        conn.execute("DELETE FROM tile_cache")
+        conn.execute("DELETE FROM tile_overview")
+        conn.execute("DELETE FROM tile_overview_built")
+    port = free_port()
+    env = {"DATABASE_URL": url, "FUPIN_AUTH__REQUIRED": "false"}
+    server = serve(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "fupin_gis.main:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env,
+        port,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        start = time.perf_counter()
+        size = len(httpx.get(base + "/", timeout=120).content)
+        build = time.perf_counter() - start
+        times = []
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+            for _ in range(5):
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                start = time.perf_counter()
+                page.goto(base + "/", wait_until="load")
+                page.wait_for_function(READY, timeout=120_000, polling=50)
+                times.append(time.perf_counter() - start)
+                page.close()
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait()
+    line = (
+        f"| county | {segments:,} | {size / 1024:.0f} kB | {build:.1f} s | {times[0]:.2f} s | "
+        f"{statistics.median(times[1:]):.2f} s |"
+    )
+    print(line)
+    record(
+        "Map page, county scale",
+        "`.venv/bin/python bench/map_page.py` — the app on the county demo (accounts off), the system Chromium, "
+        "1400×900: page size, the first build of the page (counts per layer), and the time from navigation until every "
+        "visible vector tile layer has loaded: the first time with empty tile and overview caches, then the median of "
+        "four with warm ones. Goals (issue 5): ≤ 100 kB at any data size, first view within 2 s at county scale.\n\n"
+        "| scale | road segments | page | page build | first view (cold caches) | first view (warm) |\n|---|---|---|---|---|---|\n"
+        + line,
+    )
+
+
+if __name__ == "__main__":
+    main()
