@@ -112,10 +112,11 @@ def test_map_in_chromium(server: str, catalog: Catalog, engine: Engine, output_d
         popup = page.inner_text(".fupin-popup")
         page.screenshot(path=str(output_dir / "map-popup.png"))
         page.click("#lang")  # English popups
+        page.wait_for_selector(".fupin-popup", state="detached")
         page.mouse.click(700, 450)
         page.wait_for_selector(".fupin-popup")
         english = page.inner_text(".fupin-popup")
-        assert any(spec.en in english for spec in catalog.ordered()) and english != popup
+        assert any(spec.en in english for spec in catalog.ordered()) and english != popup, (english, popup)
         page.click("#lang")
         page.locator(".leaflet-control-layers-overlays label", has_text="建档立卡户").locator("input").check()
         page.wait_for_load_state("networkidle")
