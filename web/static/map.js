@@ -35,6 +35,7 @@
   // clicks through, so a layer above does not hide the ones below.
   var grids = [];
   window.fupinRegister = function (layer, grid, map) {
+    patchZoomOffset();
     grids.push([layer, grid]);
     if (!map._fupinClick) {
       map._fupinClick = true;
@@ -51,6 +52,22 @@
       });
     }
   };
+
+  // The layers use 512-pixel tiles with zoomOffset -1 (a quarter of the requests); VectorGrid 1.3
+  // ignores zoomOffset when it builds the URL, so the zoom is corrected here.
+  function patchZoomOffset() {
+    var proto = L.VectorGrid.Protobuf.prototype;
+    if (proto._fupinPatched) return;
+    var original = proto._getVectorTilePromise;
+    proto._getVectorTilePromise = function (coords) {
+      var offset = this.options.zoomOffset || 0;
+      if (!offset) return original.call(this, coords);
+      var shifted = L.point(coords.x, coords.y);
+      shifted.z = coords.z + offset;
+      return original.call(this, shifted);
+    };
+    proto._fupinPatched = true;
+  }
 
   function featureAt(grid, map, latlng) {
     var z = grid._tileZoom;

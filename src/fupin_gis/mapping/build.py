@@ -19,6 +19,7 @@ from fupin_gis.mapping.assets import localise
 from fupin_gis.settings import MapSettings
 
 HIDDEN_BY_DEFAULT = {"households"}
+DENSE_POLYGONS = 5_000
 
 
 def style_variants(spec: LayerSpec) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -105,9 +106,12 @@ class TileLayer(VectorGridProtobuf):
         """
     )
 
-    def __init__(self, layer: str, name: str, show: bool, query: str = "") -> None:
+    def __init__(
+        self, layer: str, name: str, show: bool, query: str = "", min_zoom: int = 0, bounds: list | None = None
+    ) -> None:
         options = (
             '{"rendererFactory": L.canvas.tile, "interactive": true, "maxNativeZoom": 18, '
+            f'"minZoom": {min_zoom}, "bounds": {json.dumps(bounds)}, "tileSize": 512, "zoomOffset": -1, '
             '"getFeatureId": function (f) { return f.id; }, '
             f'"vectorTileLayerStyles": {{{json.dumps(layer)}: fupinStyle({json.dumps(layer)})}}}}'
         )
@@ -190,17 +194,27 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
                 "FROM (SELECT ST_Extent(geom) AS e FROM counties) s"
             )
         ).one()
+    bounds = None
+    if extent[0] is not None:  # before the layers: their tiles load at the final zoom only
+        bounds = [[extent[1], extent[0]], [extent[3], extent[2]]]
+        m.fit_bounds(bounds)
     if run is not None:
         # Coverage first, so it lies under the layers and their features stay clickable.
-        TileLayer("coverage", "村通硬化路（最新覆盖分析）Village road access", True, f"?run={run}").add_to(m)
+        TileLayer(
+            "coverage", "村通硬化路（最新覆盖分析）Village road access", True, f"?run={run}", bounds=bounds
+        ).add_to(m)
     shown: list[LayerSpec] = []
     for spec in catalog.ordered():
         n = counts[spec.name]
-        TileLayer(spec.name, f"{spec.label} {spec.en} ({n:,})", spec.name not in HIDDEN_BY_DEFAULT).add_to(m)
+        # Dense polygon layers (slope farmland, village groups of a county) are drawn from zoom 12:
+        # at the county's zoom they would be tens of thousands of specks and slow the first view.
+        dense = spec.style.kind == "polygon" and n > DENSE_POLYGONS
+        name = f"{spec.label} {spec.en} ({n:,})" + (" — 放大后显示 / from zoom 12" if dense else "")
+        TileLayer(
+            spec.name, name, spec.name not in HIDDEN_BY_DEFAULT, min_zoom=12 if dense else 0, bounds=bounds
+        ).add_to(m)
         if n:
             shown.append(spec)
-    if extent[0] is not None:
-        m.fit_bounds([[extent[1], extent[0]], [extent[3], extent[2]]])
     folium.LayerControl(collapsed=False).add_to(m)
     root = m.get_root()
     assert isinstance(root, Figure)
