@@ -121,6 +121,12 @@ def test_scope_is_enforced_by_the_database(
     app_client.post("/api/coverage/runs", headers=admin)
     rows = app_client.get("/api/reports/villages-lacking", headers=eng_a).json()["sections"][0]["rows"]
     assert rows and all(r["code"].startswith(a) for r in rows)
+    run = app_client.get("/api/coverage/runs", headers=eng_a).json()[0]["id"]
+    body = app_client.get(f"/api/coverage/runs/{run}", headers=eng_a).json()
+    assert body["villages"] and all(v["code"].startswith(a) for v in body["villages"])
+    assert list(body["summary"]) == [a]  # the county's totals would disclose the other townships
+    units = app_client.get("/api/reports/summary", headers=eng_a).json()["sections"][0]["rows"]
+    assert [u["code"] for u in units] == [a]
 
 
 def test_personal_data_by_role(app_client: TestClient, import_engine: Engine) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +122,25 @@ def get_run(engine: Engine, run_id: int, village: str | None = None, area: str |
         "created_at": run["created_at"].isoformat(),
         "data_version": run["data_version"],
         "rules": run["rules"],
-        "summary": run["summary"],
+        "summary": visible_summary(run["summary"], villages) if area is None else run["summary"],
         "network": run["network"],
         "harden_plan": run["harden_plan"],
         "plan": run["plan"],
         "villages": list(villages),
     }
+
+
+def visible_summary(summary: dict[str, Any], villages: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The township and county totals whose villages the reader sees in full.
+
+    Row-level security hides the villages outside an account's scope; a total over a unit only
+    partly visible (the county, for a township engineer) would disclose the hidden part, so it is left out.
+    """
+    seen: dict[str, int] = {}
+    for v in villages:
+        for unit in (v["code"][:9], v["code"][:6]):
+            seen[unit] = seen.get(unit, 0) + 1
+    return {unit: s for unit, s in summary.items() if seen.get(unit) == s.get("villages")}
 
 
 def _facts(v: dict[str, Any]) -> dict[str, Any]:

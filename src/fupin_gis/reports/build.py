@@ -249,6 +249,8 @@ def summary(engine: Engine, catalog: Catalog, run_id: int, area: str | None) -> 
     rows = []
     for unit, u in sorted(units.items()):
         s = run["summary"].get(unit, {})
+        if s.get("villages") != u["villages"]:
+            continue  # a unit only partly in the reader's scope: its totals would disclose the rest
         level = "县 county" if len(unit) == 6 else "乡镇 township"
         rows.append(
             (
