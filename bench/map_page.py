@@ -21,7 +21,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import bench_database, record, timed  # noqa: E402
-from tiles import DB, free_port, serve  # noqa: E402
+from tiles import DB, serve_app  # noqa: E402
 
 READY = """() => { const m = Object.values(window).find(v => v instanceof L.Map); if (!m) return false;
   let ready = true, grids = 0; m.eachLayer(l => { if (l._vectorTiles) { grids++; if (l.isLoading()) ready = false; } });
@@ -51,24 +51,7 @@ def main() -> None:
         conn.execute("DELETE FROM tile_cache")
         conn.execute("DELETE FROM tile_overview")
         conn.execute("DELETE FROM tile_overview_built")
-    port = free_port()
-    env = {"DATABASE_URL": url, "FUPIN_AUTH__REQUIRED": "false"}
-    server = serve(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "fupin_gis.main:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env,
-        port,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = serve_app(url)
     try:
         start = time.perf_counter()
         size = len(httpx.get(base + "/", timeout=120).content)

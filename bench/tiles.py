@@ -156,6 +156,14 @@ def serve(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
     raise RuntimeError(proc.stderr.read().decode()[-2000:] if proc.stderr else "server did not start")
 
 
+def serve_app(url: str) -> tuple[subprocess.Popen, str]:
+    """fupin-gis on ``url`` (accounts off, one worker, as ``fupin-gis serve``); the process and its base URL."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "fupin_gis.main:create_app", "--factory", "--port", str(port)]
+    proc = serve([*cmd, "--log-level", "warning"], {"DATABASE_URL": url, "FUPIN_AUTH__REQUIRED": "false"}, port)
+    return proc, f"http://127.0.0.1:{port}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reuse", action="store_true")
@@ -163,8 +171,8 @@ def main() -> None:
     if args.reuse:
         from fupin_gis.db.setup import bring_up
 
-        base = create_engine(bring_up(Settings())).url
-        url = base.set(database=DB, drivername="postgresql").render_as_string(hide_password=False)
+        server = create_engine(bring_up(Settings())).url
+        url = server.set(database=DB, drivername="postgresql").render_as_string(hide_password=False)
     else:
         url = bench_database(DB).replace("+psycopg", "")
         timed([sys.executable, "-m", "fupin_gis", "demo", "--scale", "county", "--seed", "1"], {"DATABASE_URL": url})
@@ -178,32 +186,16 @@ def main() -> None:
     for z, tiles in sets.items():
         render_times(url, tiles[:5], None)  # warm the buffers, as a running server has them
         ours, size = render_times(url, tiles, None)
-        base, base_size = render_times(url, tiles, BASELINE)
+        minimal, minimal_size = render_times(url, tiles, BASELINE)
         lines.append(
             f"| {z} | {len(tiles)} | {statistics.median(ours):.1f} / {max(ours):.1f} ms | {max(size) / 1024:,.0f} kB | "
-            f"{statistics.median(base):.1f} / {max(base):.1f} ms | {max(base_size) / 1024:,.0f} kB |"
+            f"{statistics.median(minimal):.1f} / {max(minimal):.1f} ms | {max(minimal_size) / 1024:,.0f} kB |"
         )
         print(lines[-1], flush=True)
     http_tiles = sets[12] + sets[14]
-    env = {"DATABASE_URL": url}
-    port = free_port()
-    ours_srv = serve(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "fupin_gis.main:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env,
-        port,
-    )
+    ours_srv, base = serve_app(url)
     try:
-        urls = [f"http://127.0.0.1:{port}/tiles/roads/{z}/{x}/{y}.mvt" for z, x, y in http_tiles]
+        urls = [f"{base}/tiles/roads/{z}/{x}/{y}.mvt" for z, x, y in http_tiles]
         cold = throughput(urls)
         warm = throughput(urls * 3)
     finally:
