@@ -200,3 +200,44 @@ def test_map_page_is_small_and_uses_tiles(client: TestClient, catalog: Catalog) 
     for spec in catalog.ordered():
         assert f"/tiles/{spec.name}/{{z}}/{{x}}/{{y}}.mvt" in html
     assert client.get("/static/map.js").status_code == 200
+
+
+def test_cgcs2000_grid_for_tianditu_c(client: TestClient, import_engine: Engine) -> None:
+    """The "_c" grid (Leaflet EPSG:4326, 天地图 CGCS2000): tiles in degrees, the road in the right place."""
+    with import_engine.connect() as conn:
+        road = conn.execute(
+            text(
+                "SELECT id, ST_X(p) AS lon, ST_Y(p) AS lat FROM roads, "
+                "LATERAL ST_PointN(ST_GeometryN(geom, 1), 1) p ORDER BY id LIMIT 1"
+            )
+        ).one()
+    z = 14  # a tile 180/2^14 degrees wide, 256 pixels
+    size = 180 / (1 << z)
+    x, y = int((road.lon + 180) / size), int((90 - road.lat) / size)
+    layers = decode(client, f"/tiles/roads/{z}/{x}/{y}.mvt?grid=c")
+    mine = {f["id"]: f for f in layers["roads"]["features"]}[road.id]
+    points = mine["geometry"]["coordinates"]
+    points = points[0] if mine["geometry"]["type"] == "MultiLineString" else points
+
+    def back(px: float, py: float) -> tuple[float, float]:
+        return -180 + (x + px / EXTENT) * size, 90 - (y + (EXTENT - py) / EXTENT) * size
+
+    lon, lat = min((back(*p) for p in points), key=lambda q: math.dist(q, (road.lon, road.lat)))
+    metres = math.hypot((lon - road.lon) * 111_320 * math.cos(math.radians(lat)), (lat - road.lat) * 110_570)
+    assert metres < 2.0
+    assert client.get("/tiles/roads/3/16/0.mvt?grid=c").status_code == 400  # x < 2^(z+1)
+    assert client.get("/tiles/roads/3/15/8.mvt?grid=c").status_code == 400  # y < 2^z
+    assert client.get("/tiles/roads/3/0/0.mvt?grid=x").json()["field"] == "grid"
+    ranges = tile_ranges((road.lon, road.lat, road.lon, road.lat), max_zoom=z, grid="c")
+    _, x0, x1, y0, y1 = ranges[z]
+    assert x0 <= x <= x1 and y0 <= y <= y1
+
+
+def test_tianditu_c_map(base_settings: Settings, import_engine: Engine) -> None:
+    url = import_engine.url.render_as_string(hide_password=False)
+    tianditu = base_settings.map.model_copy(update={"basemap": "tianditu", "tianditu_key": "KEY", "tianditu_grid": "c"})
+    settings = base_settings.model_copy(update={"database_url": url, "map": tianditu})
+    with TestClient(create_app(settings)) as c:
+        html = c.get("/").text
+    assert "L.CRS.EPSG4326" in html and "vec_c/wmts" in html and "TILEMATRIXSET=c" in html
+    assert '"zoomOffset": 1' in html and "/tiles/roads/{z}/{x}/{y}.mvt?grid=c" in html

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 import folium
 from branca.element import Element, Figure
@@ -107,15 +108,27 @@ class TileLayer(VectorGridProtobuf):
     )
 
     def __init__(
-        self, layer: str, name: str, show: bool, query: str = "", min_zoom: int = 0, bounds: list | None = None
+        self,
+        layer: str,
+        name: str,
+        show: bool,
+        query: dict[str, Any] | None = None,
+        min_zoom: int = 0,
+        bounds: list | None = None,
+        grid: str = "w",
     ) -> None:
+        # Web Mercator: 512-pixel tiles one zoom down (a quarter of the requests); the CGCS2000 grid
+        # of 天地图 "_c" (Leaflet EPSG:4326) keeps 256-pixel tiles.
+        size = '"tileSize": 512, "zoomOffset": -1, ' if grid == "w" else ""
+        query = {**(query or {}), **({"grid": grid} if grid != "w" else {})}
         options = (
             '{"rendererFactory": L.canvas.tile, "interactive": true, "maxNativeZoom": 18, '
-            f'"minZoom": {min_zoom}, "bounds": {json.dumps(bounds)}, "tileSize": 512, "zoomOffset": -1, '
+            f'"minZoom": {min_zoom}, "bounds": {json.dumps(bounds)}, {size}'
             '"getFeatureId": function (f) { return f.id; }, '
             f'"vectorTileLayerStyles": {{{json.dumps(layer)}: fupinStyle({json.dumps(layer)})}}}}'
         )
-        super().__init__(f"/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt{query}", name, options, show=show)
+        url = f"/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt" + (f"?{urlencode(query)}" if query else "")
+        super().__init__(url, name, options, show=show)
         self.layer = layer
 
 
@@ -170,21 +183,27 @@ def _basemap(m: folium.Map, settings: MapSettings) -> None:
     if settings.basemap == "xyz" and settings.basemap_url:
         folium.TileLayer(tiles=settings.basemap_url, attr="basemap", name="底图 Basemap").add_to(m)
     elif settings.basemap == "tianditu" and settings.tianditu_key:
+        grid = settings.tianditu_grid
+        # the "_c" grid's level 1 is Leaflet EPSG:4326's zoom 0: a zoom offset of 1
+        extra = {"zoomOffset": 1} if grid == "c" else {}
         for layer, name in (("vec", "天地图 矢量"), ("cva", "天地图 注记")):
             url = (
-                f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-                f"&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}"
+                f"https://t{{s}}.tianditu.gov.cn/{layer}_{grid}/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                f"&LAYER={layer}&STYLE=default&TILEMATRIXSET={grid}&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}"
                 f"&TILECOL={{x}}&tk={settings.tianditu_key}"
             )
-            folium.TileLayer(tiles=url, attr="天地图", name=name, subdomains="01234567", overlay=layer == "cva").add_to(
-                m
+            tiles = folium.TileLayer(
+                tiles=url, attr="天地图", name=name, subdomains="01234567", overlay=layer == "cva", **extra
             )
+            tiles.add_to(m)
 
 
 def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium.Map:
     """The planner's map: every layer as vector tiles, so the page stays small at any data size."""
     counts = layer_counts(engine, catalog)
-    m = folium.Map(tiles=None, control_scale=True, zoom_start=10, location=(31.9, 107.2))
+    grid = "c" if settings.basemap == "tianditu" and settings.tianditu_grid == "c" else "w"
+    crs = "EPSG4326" if grid == "c" else "EPSG3857"
+    m = folium.Map(tiles=None, control_scale=True, zoom_start=10, location=(31.9, 107.2), crs=crs)
     _basemap(m, settings)
     with engine.connect() as conn:
         run = conn.execute(text("SELECT max(id) FROM coverage_runs")).scalar_one()
@@ -201,7 +220,7 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
     if run is not None:
         # Coverage first, so it lies under the layers and their features stay clickable.
         TileLayer(
-            "coverage", "村通硬化路（最新覆盖分析）Village road access", True, f"?run={run}", bounds=bounds
+            "coverage", "村通硬化路（最新覆盖分析）Village road access", True, {"run": run}, bounds=bounds, grid=grid
         ).add_to(m)
     shown: list[LayerSpec] = []
     for spec in catalog.ordered():
@@ -211,7 +230,7 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
         dense = spec.style.kind == "polygon" and n > DENSE_POLYGONS
         name = f"{spec.label} {spec.en} ({n:,})" + (" — 放大后显示 / from zoom 12" if dense else "")
         TileLayer(
-            spec.name, name, spec.name not in HIDDEN_BY_DEFAULT, min_zoom=12 if dense else 0, bounds=bounds
+            spec.name, name, spec.name not in HIDDEN_BY_DEFAULT, min_zoom=12 if dense else 0, bounds=bounds, grid=grid
         ).add_to(m)
         if n:
             shown.append(spec)

@@ -12,7 +12,7 @@ import hashlib
 from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
-from fupin_gis.tiles.mvt import render, tile_ranges
+from fupin_gis.tiles.mvt import GRIDS, render, tile_ranges
 
 
 def get_tile(
@@ -25,13 +25,18 @@ def get_tile(
     run: int | None = None,
     scope_key: str = "",
     overview: bool = True,
+    grid: str = "w",
 ) -> tuple[bytes, str]:
     """The gzipped tile and its ETag, from the cache or rendered and stored.
 
     ``engine`` carries the asker's scope (row-level security); cached tiles are kept per
     ``scope_key``; only askers who see everything may draw from the shared overviews.
     """
-    key = (layer if run is None else f"{layer}:{run}") + (f"@{scope_key}" if scope_key else "")
+    key = (
+        (layer if run is None else f"{layer}:{run}")
+        + (f"@{scope_key}" if scope_key else "")
+        + ("#c" if grid == "c" else "")
+    )
     with engine.connect() as conn:
         row = conn.execute(
             text("SELECT data, etag FROM tile_cache WHERE layer = :l AND z = :z AND x = :x AND y = :y"),
@@ -39,7 +44,7 @@ def get_tile(
         ).one_or_none()
         if row is not None:
             return bytes(row.data), row.etag
-        raw = render(conn, catalog, layer, z, x, y, run, overview)
+        raw = render(conn, catalog, layer, z, x, y, run, overview, grid)
         data = gzip.compress(raw, compresslevel=5, mtime=0)
         etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
         conn.execute(
@@ -57,19 +62,22 @@ def invalidate(conn: Connection, layers: list[str], bbox: tuple[float, float, fl
     """Inside the changing transaction: drop the cached tiles of ``layers`` that ``bbox`` touches."""
     if bbox is None or not layers:
         return 0
-    ranges = tile_ranges(bbox)
-    values = ", ".join(f"({z}, {x0}, {x1}, {y0}, {y1})" for z, x0, x1, y0, y1 in ranges)
     coverage = "villages" in layers
     conn.execute(text("DELETE FROM tile_overview WHERE layer = ANY(:l)"), {"l": layers})
     conn.execute(text("DELETE FROM tile_overview_built WHERE layer = ANY(:l)"), {"l": layers})
-    return conn.execute(
-        text(
-            f"DELETE FROM tile_cache c USING (VALUES {values}) r(z, x0, x1, y0, y1) "
-            "WHERE (split_part(c.layer, '@', 1) = ANY(:l) OR (:cov AND c.layer LIKE 'coverage:%')) "
-            "AND c.z = r.z AND c.x BETWEEN r.x0 AND r.x1 AND c.y BETWEEN r.y0 AND r.y1"
-        ),
-        {"l": layers, "cov": coverage},
-    ).rowcount
+    dropped = 0
+    for grid in GRIDS:  # each grid's keys with its own tile ranges ("#c" marks the CGCS2000 grid)
+        values = ", ".join(f"({z}, {x0}, {x1}, {y0}, {y1})" for z, x0, x1, y0, y1 in tile_ranges(bbox, grid=grid))
+        dropped += conn.execute(
+            text(
+                f"DELETE FROM tile_cache c USING (VALUES {values}) r(z, x0, x1, y0, y1) "
+                "WHERE (split_part(split_part(c.layer, '#', 1), '@', 1) = ANY(:l) OR (:cov AND c.layer LIKE 'coverage:%')) "
+                "AND (c.layer LIKE '%#c') = :c "
+                "AND c.z = r.z AND c.x BETWEEN r.x0 AND r.x1 AND c.y BETWEEN r.y0 AND r.y1"
+            ),
+            {"l": layers, "cov": coverage, "c": grid == "c"},
+        ).rowcount
+    return dropped
 
 
 def batch_extent(conn: Connection, spec: LayerSpec, batch: int) -> tuple[float, float, float, float] | None:

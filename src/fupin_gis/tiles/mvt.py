@@ -22,16 +22,20 @@ DETAIL_ZOOM = 12
 MAX_ZOOM = 22
 
 
-def check_tile(z: int, x: int, y: int) -> None:
-    """A tile address inside the Web Mercator pyramid, or InvalidInput naming the bad part."""
+def check_tile(z: int, x: int, y: int, grid: str = "w") -> None:
+    """A tile address inside the grid's pyramid (Web Mercator, or 天地图 CGCS2000), or InvalidInput naming the bad part."""
+    if grid not in GRIDS:
+        raise InvalidInput(
+            f"瓦片网格 “{grid}” 无效：w 或 c", f"Invalid tile grid '{grid}': w or c", field="grid", value=grid
+        )
     if not 0 <= z <= MAX_ZOOM:
         raise InvalidInput(f"缩放级别 {z} 超出 0–{MAX_ZOOM}", f"zoom {z} is outside 0–{MAX_ZOOM}", field="z", value=z)
     n = 1 << z
-    for name, v in (("x", x), ("y", y)):
-        if not 0 <= v < n:
+    for name, v, top in (("x", x, n * 2 if grid == "c" else n), ("y", y, n)):
+        if not 0 <= v < top:
             raise InvalidInput(
-                f"瓦片{name} = {v} 超出缩放级别 {z} 的范围 0–{n - 1}",
-                f"tile {name} = {v} is outside 0–{n - 1} at zoom {z}",
+                f"瓦片{name} = {v} 超出缩放级别 {z} 的范围 0–{top - 1}",
+                f"tile {name} = {v} is outside 0–{top - 1} at zoom {z}",
                 field=name,
                 value=v,
             )
@@ -40,6 +44,36 @@ def check_tile(z: int, x: int, y: int) -> None:
 def pixel_degrees(z: int) -> float:
     """About one screen pixel (256-pixel tiles) in degrees at zoom ``z``."""
     return 360.0 / (1 << z) / 256.0
+
+
+GRIDS = ("w", "c")
+# 天地图's CGCS2000 grid ("_c", Leaflet's EPSG:4326): a zoom-z tile spans 180/2^z degrees, the
+# width of a Web Mercator tile one zoom deeper; its tiles divide this square of degrees.
+CGCS_SQUARE = "ST_MakeEnvelope(-180, -270, 180, 90, 4490)"
+
+
+def grid_zoom(z: int, grid: str) -> int:
+    """The Web Mercator zoom whose pixel matches a zoom-``z`` tile of ``grid`` (for simplification)."""
+    return z + 1 if grid == "c" else z
+
+
+def _frame(grid: str) -> str:
+    """``WITH q``: ``e`` the tile in the tile's CRS, ``g`` the tile grown by the buffer in the storage CRS."""
+    margin = BUFFER / EXTENT
+    if grid == "c":
+        return (
+            f"WITH q AS (SELECT ST_TileEnvelope(:z + 1, :x, :y, {CGCS_SQUARE}) AS e, "
+            f"ST_TileEnvelope(:z + 1, :x, :y, {CGCS_SQUARE}, margin => {margin}) AS g) "
+        )
+    return (
+        "WITH q AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e, "
+        f"ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {margin}), 4490) AS g) "
+    )
+
+
+def _to_tile(expr: str, grid: str) -> str:
+    """Geometry in the tile's CRS: Web Mercator, or the stored CGCS2000 degrees."""
+    return expr if grid == "c" else f"ST_Transform({expr}, 3857)"
 
 
 def _style_expr(spec: LayerSpec) -> str:
@@ -51,8 +85,8 @@ def _style_expr(spec: LayerSpec) -> str:
     return f"l.{by}::text"
 
 
-def layer_query(spec: LayerSpec, z: int) -> str:
-    """The SQL that renders one tile of ``spec`` at zoom ``z`` (parameters :z :x :y :tol)."""
+def layer_query(spec: LayerSpec, z: int, grid: str = "w") -> str:
+    """The SQL that renders one tile of ``spec`` (``z``: the Web Mercator zoom of its detail; parameters :z :x :y :tol)."""
     kind = spec.style.kind
     detail = z >= DETAIL_ZOOM
     props = [f"{_style_expr(spec)} AS _s"]
@@ -71,29 +105,27 @@ def layer_query(spec: LayerSpec, z: int) -> str:
             if kind == "polygon":  # a polygon under a pixel is invisible; a short road is part of a line
                 where += " AND (ST_XMax(l.geom) - ST_XMin(l.geom)) + (ST_YMax(l.geom) - ST_YMin(l.geom)) >= :tol"
     return (
-        "WITH q AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e, "
-        f"ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {BUFFER / EXTENT}), {4490}) AS g) "
-        f"SELECT ST_AsMVT(t.*, '{spec.name}', {EXTENT}, 'geom', 'id') FROM ("
+        _frame(grid) + f"SELECT ST_AsMVT(t.*, '{spec.name}', {EXTENT}, 'geom', 'id') FROM ("
         f"SELECT {distinct} l.id, {', '.join(props)}, "
-        f"ST_AsMVTGeom(ST_Transform({geom}, 3857), q.e, {EXTENT}, {BUFFER}, true) AS geom "
+        f"ST_AsMVTGeom({_to_tile(geom, grid)}, q.e, {EXTENT}, {BUFFER}, true) AS geom "
         f"FROM {spec.name} l, q WHERE {where}) t WHERE t.geom IS NOT NULL"
     )
 
 
-COVERAGE_QUERY = (
-    "WITH q AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e, "
-    f"ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {BUFFER / EXTENT}), 4490) AS g) "
-    f"SELECT ST_AsMVT(t.*, 'coverage', {EXTENT}, 'geom', 'id') FROM ("
-    "SELECT l.id, l.code, l.name, "
-    "CASE WHEN (c.result->'road_access'->>'connected')::boolean THEN 'connected' "
-    "WHEN c.result->'road_access'->>'gap_m' IS NOT NULL THEN 'gap' ELSE 'no_road' END AS _s, "
-    "round((c.result->'road_access'->>'gap_m')::numeric)::int AS gap_m, "
-    "(c.result->'water'->>'households_covered')::int AS hh_water, (c.result->'water'->>'households')::int AS hh, "
-    f"ST_AsMVTGeom(ST_Transform(CASE WHEN :z < {DETAIL_ZOOM} THEN ST_Simplify(l.geom, :tol / 2, true) ELSE l.geom END, 3857), "
-    f"q.e, {EXTENT}, {BUFFER}, true) AS geom "
-    "FROM villages l JOIN coverage_villages c ON c.code = l.code AND c.run_id = :run, q WHERE l.geom && q.g"
-    ") t WHERE t.geom IS NOT NULL"
-)
+def coverage_query(z: int, grid: str = "w") -> str:
+    """Villages coloured by road access in run :run (``z``: the Web Mercator zoom of the tile's detail)."""
+    geom = "ST_Simplify(l.geom, :tol / 2, true)" if z < DETAIL_ZOOM else "l.geom"
+    return (
+        _frame(grid) + f"SELECT ST_AsMVT(t.*, 'coverage', {EXTENT}, 'geom', 'id') FROM ("
+        "SELECT l.id, l.code, l.name, "
+        "CASE WHEN (c.result->'road_access'->>'connected')::boolean THEN 'connected' "
+        "WHEN c.result->'road_access'->>'gap_m' IS NOT NULL THEN 'gap' ELSE 'no_road' END AS _s, "
+        "round((c.result->'road_access'->>'gap_m')::numeric)::int AS gap_m, "
+        "(c.result->'water'->>'households_covered')::int AS hh_water, (c.result->'water'->>'households')::int AS hh, "
+        f"ST_AsMVTGeom({_to_tile(geom, grid)}, q.e, {EXTENT}, {BUFFER}, true) AS geom "
+        "FROM villages l JOIN coverage_villages c ON c.code = l.code AND c.run_id = :run, q WHERE l.geom && q.g"
+        ") t WHERE t.geom IS NOT NULL"
+    )
 
 
 def band(spec: LayerSpec, z: int) -> int | None:
@@ -122,13 +154,11 @@ def overview_build(spec: LayerSpec, b: int) -> str:
     )
 
 
-def overview_query(spec: LayerSpec, b: int) -> str:
+def overview_query(spec: LayerSpec, b: int, grid: str = "w") -> str:
     """The SQL that renders a low-zoom tile of ``spec`` from its overview at band ``b``."""
     return (
-        "WITH q AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e, "
-        f"ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {BUFFER / EXTENT}), 4490) AS g) "
-        f"SELECT ST_AsMVT(t.*, '{spec.name}', {EXTENT}, 'geom', 'id') FROM ("
-        f"SELECT o.id, o.s AS _s, ST_AsMVTGeom(ST_Transform(o.geom, 3857), q.e, {EXTENT}, {BUFFER}, true) AS geom "
+        _frame(grid) + f"SELECT ST_AsMVT(t.*, '{spec.name}', {EXTENT}, 'geom', 'id') FROM ("
+        f"SELECT o.id, o.s AS _s, ST_AsMVTGeom({_to_tile('o.geom', grid)}, q.e, {EXTENT}, {BUFFER}, true) AS geom "
         f"FROM tile_overview o, q WHERE o.layer = '{spec.name}' AND o.band = {b} AND o.geom && q.g) t "
         "WHERE t.geom IS NOT NULL"
     )
@@ -157,47 +187,53 @@ def render(
     y: int,
     run: int | None = None,
     overview: bool = True,
+    grid: str = "w",
 ) -> bytes:
-    """One tile of ``layer`` (a catalog layer, or ``coverage`` of run ``run``), uncompressed MVT bytes."""
-    params = {"z": z, "x": x, "y": y, "tol": pixel_degrees(z), "run": run}
+    """One tile of ``layer`` (a catalog layer, or ``coverage`` of run ``run``) in ``grid``, uncompressed MVT bytes."""
+    ze = grid_zoom(z, grid)
+    params = {"z": z, "x": x, "y": y, "tol": pixel_degrees(ze), "run": run}
     if layer == "coverage":
-        sql = COVERAGE_QUERY
+        sql = coverage_query(ze, grid)
     else:
         spec = catalog.layer(layer)
-        b = band(spec, z) if overview else None
+        b = band(spec, ze) if overview else None
         if b is None:
-            sql = layer_query(spec, z)
+            sql = layer_query(spec, ze, grid)
         else:
             ensure_overview(conn, spec, b)
-            sql = overview_query(spec, b)
+            sql = overview_query(spec, b, grid)
     data = conn.execute(text(sql), params).scalar_one()
     return bytes(data) if data else b""
 
 
 def tile_ranges(
-    bbox: tuple[float, float, float, float], max_zoom: int = MAX_ZOOM
+    bbox: tuple[float, float, float, float], max_zoom: int = MAX_ZOOM, grid: str = "w"
 ) -> list[tuple[int, int, int, int, int]]:
-    """Per zoom, the tiles (z, x0, x1, y0, y1) a lon/lat box touches, grown by one tile for buffers."""
+    """Per zoom, the tiles (z, x0, x1, y0, y1) of ``grid`` a lon/lat box touches, grown by one tile for buffers."""
 
-    def tx(lon: float, n: int) -> int:
-        return int((lon + 180.0) / 360.0 * n)
+    def tx(lon: float, z: int) -> int:
+        if grid == "c":
+            return int((lon + 180.0) / (180.0 / (1 << z)))
+        return int((lon + 180.0) / 360.0 * (1 << z))
 
-    def ty(lat: float, n: int) -> int:
+    def ty(lat: float, z: int) -> int:
+        if grid == "c":
+            return int((90.0 - lat) / (180.0 / (1 << z)))
         lat = max(min(lat, 85.0511), -85.0511)
-        r = math.radians(lat)
-        return int((1.0 - math.asinh(math.tan(r)) / math.pi) / 2.0 * n)
+        return int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * (1 << z))
 
     xmin, ymin, xmax, ymax = bbox
     out = []
     for z in range(max_zoom + 1):
         n = 1 << z
+        width = 2 * n if grid == "c" else n
         out.append(
             (
                 z,
-                max(tx(xmin, n) - 1, 0),
-                min(tx(xmax, n) + 1, n - 1),
-                max(ty(ymax, n) - 1, 0),
-                min(ty(ymin, n) + 1, n - 1),
+                max(tx(xmin, z) - 1, 0),
+                min(tx(xmax, z) + 1, width - 1),
+                max(ty(ymax, z) - 1, 0),
+                min(ty(ymin, z) + 1, n - 1),
             )
         )
     return out

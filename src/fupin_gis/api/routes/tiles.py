@@ -29,13 +29,14 @@ def tile(
     catalog: CatalogDep,
     principal: PrincipalDep,
     run: Annotated[int | None, Query(description="coverage: the run (default: the newest)")] = None,
+    grid: Annotated[str, Query(description="w: Web Mercator (default); c: 天地图 CGCS2000 (Leaflet EPSG:4326)")] = "w",
 ) -> Response:
     """A Mapbox vector tile (gzip when the client accepts it); ``coverage`` colours villages by road access.
 
     Revalidated on every use (``no-cache`` with an ETag): an import or rollback drops the tiles it
     touches in its own transaction, so a browser never keeps a stale tile.
     """
-    check_tile(z, x, y)
+    check_tile(z, x, y, grid)
     if layer == "coverage":
         if run is None:
             with engine.connect() as conn:
@@ -54,6 +55,7 @@ def tile(
         run if layer == "coverage" else None,
         principal.tile_key,
         principal.unrestricted,
+        grid,
     )
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if request.headers.get("if-none-match") == etag:
