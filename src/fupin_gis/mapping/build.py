@@ -185,7 +185,7 @@ def _basemap(m: folium.Map, settings: MapSettings) -> None:
     elif settings.basemap == "tianditu" and settings.tianditu_key:
         grid = settings.tianditu_grid
         # the "_c" grid's level 1 is Leaflet EPSG:4326's zoom 0: a zoom offset of 1
-        extra = {"zoomOffset": 1} if grid == "c" else {}
+        extra: dict[str, Any] = {"zoomOffset": 1} if grid == "c" else {}
         for layer, name in (("vec", "天地图 矢量"), ("cva", "天地图 注记")):
             url = (
                 f"https://t{{s}}.tianditu.gov.cn/{layer}_{grid}/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
