@@ -82,8 +82,10 @@ def rural_access(roads: RoadRows, hh: Households, distance_m: float) -> np.ndarr
     within = np.zeros(len(hh.id), dtype=bool)
     lines = roads.lines[roads.usable]
     if len(lines) and len(hh.id):
-        idx, _ = shapely.STRtree(lines).query(shapely.points(hh.xy), predicate="dwithin", distance=distance_m)
-        within[np.unique(idx)] = True
+        # the nearest road within reach, one answer a household (a dwithin query lists every road
+        # within 2 km of it, dozens, and takes twice as long for the same mask)
+        idx = shapely.STRtree(lines).query_nearest(shapely.points(hh.xy), max_distance=distance_m, all_matches=False)
+        within[np.unique(idx[0])] = True
     return within
 
 
