@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import uvicorn
@@ -71,7 +71,11 @@ def test_map_in_chromium(server: str, catalog: Catalog, engine: Engine, output_d
 
         def seen(response):  # noqa: ANN001, ANN202
             if "/tiles/" in response.url:
-                tiles.append(response.url.split("/tiles/")[1].split("/")[0])
+                name = response.url.split("/tiles/")[1].split("/")[0]
+                if name == "all":  # the catalog layers switched on, in one request
+                    tiles.extend(parse_qs(urlparse(response.url).query)["layers"][0].split(","))
+                else:
+                    tiles.append(name)
                 statuses.append(response.status)
 
         page.on("response", seen)

@@ -185,6 +185,16 @@ def test_low_zoom_roads_come_from_the_overview(client: TestClient, import_engine
     assert len(roads) < 2040
 
 
+def test_several_layers_in_one_tile(client: TestClient) -> None:
+    both = decode(client, "/tiles/all/10/817/415.mvt?layers=roads,villages")
+    roads = decode(client, "/tiles/roads/10/817/415.mvt")
+    assert set(both) == {"roads", "villages"}
+    assert len(both["roads"]["features"]) == len(roads["roads"]["features"])
+    for bad, status in [("", 400), ("roads,nope", 404)]:
+        answer = client.get(f"/tiles/all/10/817/415.mvt?layers={bad}")
+        assert answer.status_code == status and answer.json()["message_en"]
+
+
 def test_tile_ranges_cover_the_box() -> None:
     ranges = tile_ranges((107.0, 31.5, 107.5, 32.0), max_zoom=14)
     assert ranges[0] == (0, 0, 0, 0, 0)
@@ -197,8 +207,9 @@ def test_tile_ranges_cover_the_box() -> None:
 def test_map_page_is_small_and_uses_tiles(client: TestClient, catalog: Catalog) -> None:
     html = client.get("/").text
     assert len(html.encode()) < 100_000
-    for spec in catalog.ordered():
-        assert f"/tiles/{spec.name}/{{z}}/{{x}}/{{y}}.mvt" in html
+    for spec in catalog.ordered():  # one switch per layer; one tile layer draws those switched on
+        assert f'fupinGroup("{spec.name}"' in html
+    assert "L.vectorGrid.protobuf" in html
     assert client.get("/static/map.js").status_code == 200
 
 
@@ -240,4 +251,4 @@ def test_tianditu_c_map(base_settings: Settings, import_engine: Engine) -> None:
     with TestClient(create_app(settings)) as c:
         html = c.get("/").text
     assert "L.CRS.EPSG4326" in html and "vec_c/wmts" in html and "TILEMATRIXSET=c" in html
-    assert '"zoomOffset": 1' in html and "/tiles/roads/{z}/{x}/{y}.mvt?grid=c" in html
+    assert '"zoomOffset": 1' in html and 'grid=c"' in html  # the vector tiles in the same grid

@@ -30,27 +30,53 @@
     return value;
   }
 
+  // Feature ids unique across layers and tiles: VectorGrid files each drawn feature under its id
+  // together with the MVT layer it came from, which the popup needs.
+  var nextId = 0;
+  window.fupinFeatureId = function () { return ++nextId; };
+
   // A click is answered by the smallest feature under the pointer across the visible layers (a
   // point before the road it sits on, a village before its planning area); the tile canvases let
   // clicks through, so a layer above does not hide the ones below.
   var grids = [];
-  window.fupinRegister = function (layer, grid, map) {
+  function listen(grid, map) {
     patchZoomOffset();
-    grids.push([layer, grid]);
-    if (!map._fupinClick) {
-      map._fupinClick = true;
-      map.on("click", function (e) {
-        var best = null, bestSize = Infinity, bestLayer = null;
-        for (var i = grids.length - 1; i >= 0; i--) {
-          if (!map.hasLayer(grids[i][1])) continue;
-          var hit = featureAt(grids[i][1], map, e.latlng);
-          if (!hit) continue;
-          var b = hit._pxBounds, size = b ? (b.max.x - b.min.x + 1) * (b.max.y - b.min.y + 1) : 0;
-          if (size < bestSize) { best = hit; bestSize = size; bestLayer = grids[i][0]; }
-        }
-        if (best) popup(best, bestLayer, map, e.latlng);
+    grids.push(grid);
+    if (map._fupinClick) return;
+    map._fupinClick = true;
+    map.on("click", function (e) {
+      var best = null, bestSize = Infinity;
+      grids.forEach(function (g) {
+        if (!map.hasLayer(g)) return;
+        featuresAt(g, map, e.latlng).forEach(function (hit) {
+          var b = hit.feature._pxBounds, size = b ? (b.max.x - b.min.x + 1) * (b.max.y - b.min.y + 1) : 0;
+          if (size < bestSize) { best = hit; bestSize = size; }
+        });
       });
+      if (best) popup(best.feature, best.layerName, map, e.latlng);
+    });
+  }
+  window.fupinRegister = function (layer, grid, map) { listen(grid, map); };
+
+  // The catalog layers share one vector tile layer: the layer control's entries (empty groups)
+  // say which layers it asks the server for; switching one changes the tile URL.
+  var groups = [];
+  window.fupinGroup = function (name, group, minZoom) { groups.push([name, group, minZoom]); };
+  window.fupinAll = function (grid, map, query) {
+    var current = null;
+    function update() {
+      var z = map.getZoom();
+      var names = groups.filter(function (g) { return map.hasLayer(g[1]) && z >= g[2]; })
+        .map(function (g) { return g[0]; }).join(",");
+      if (names === current) return;
+      current = names;
+      if (!names) { if (map.hasLayer(grid)) map.removeLayer(grid); return; }
+      grid.setUrl("/tiles/all/{z}/{x}/{y}.mvt?layers=" + names + query, !map.hasLayer(grid));
+      if (!map.hasLayer(grid)) grid.addTo(map);
     }
+    map.on("overlayadd overlayremove zoomend", update);
+    listen(grid, map);
+    update();
   };
 
   // The layers use 512-pixel tiles with zoomOffset -1 (a quarter of the requests); VectorGrid 1.3
@@ -69,18 +95,18 @@
     proto._fupinPatched = true;
   }
 
-  function featureAt(grid, map, latlng) {
+  function featuresAt(grid, map, latlng) {
     var z = grid._tileZoom;
-    if (z === undefined) return null;
+    if (z === undefined) return [];
     var coords = map.project(latlng, z).unscaleBy(grid.getTileSize()).floor();
     coords.z = z;
     var renderer = grid._vectorTiles[grid._tileCoordsToKey(coords)];
-    if (!renderer) return null;
+    if (!renderer) return [];
     var point = map.latLngToLayerPoint(latlng).subtract(renderer.getOffset());
-    var found = null;
-    for (var id in renderer._layers) {
-      var f = renderer._layers[id];
-      if (f._containsPoint && f._containsPoint(point)) found = f;
+    var found = [];
+    for (var id in renderer._features) {
+      var entry = renderer._features[id];
+      if (entry.feature._containsPoint && entry.feature._containsPoint(point)) found.push(entry);
     }
     return found;
   }

@@ -124,12 +124,55 @@ class TileLayer(VectorGridProtobuf):
         options = (
             '{"rendererFactory": L.canvas.tile, "interactive": true, "maxNativeZoom": 18, '
             f'"minZoom": {min_zoom}, "bounds": {json.dumps(bounds)}, {size}'
-            '"getFeatureId": function (f) { return f.id; }, '
+            '"getFeatureId": fupinFeatureId, '
             f'"vectorTileLayerStyles": {{{json.dumps(layer)}: fupinStyle({json.dumps(layer)})}}}}'
         )
         url = f"/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt" + (f"?{urlencode(query)}" if query else "")
         super().__init__(url, name, options, show=show)
         self.layer = layer
+
+
+class LayerSwitch(folium.FeatureGroup):
+    """A catalog layer's entry in the layer control: the layer itself is drawn by ``AllLayers``."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.featureGroup({});
+        fupinGroup({{ this.layer|tojson }}, {{ this.get_name() }}, {{ this.min_zoom }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layer: str, name: str, show: bool, min_zoom: int = 0) -> None:
+        super().__init__(name=name, show=show)
+        self.layer = layer
+        self.min_zoom = min_zoom
+
+
+class AllLayers(VectorGridProtobuf):
+    """One vector tile layer for every catalog layer switched on: one request per tile, not one per layer."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) -%}
+        var {{ this.get_name() }} = L.vectorGrid.protobuf("", {{ this.options }});
+        fupinAll({{ this.get_name() }}, {{ this._parent.get_name() }}, {{ this.query|tojson }});
+        {%- endmacro %}
+        """
+    )
+
+    def __init__(self, layers: list[str], bounds: list | None, grid: str) -> None:
+        size = '"tileSize": 512, "zoomOffset": -1, ' if grid == "w" else ""
+        styles = ", ".join(f"{json.dumps(name)}: fupinStyle({json.dumps(name)})" for name in layers)
+        options = (
+            '{"rendererFactory": L.canvas.tile, "interactive": true, "maxNativeZoom": 18, '
+            f'"bounds": {json.dumps(bounds)}, {size}'
+            '"getFeatureId": fupinFeatureId, '
+            f'"vectorTileLayerStyles": {{{styles}}}}}'
+        )
+        super().__init__("", "all", options, overlay=False, control=False, show=False)
+        self.query = f"&grid={grid}" if grid != "w" else ""
 
 
 def _popup_fields(spec: LayerSpec, catalog: Catalog) -> list[dict[str, Any]]:
@@ -229,11 +272,10 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
         # at the county's zoom they would be tens of thousands of specks and slow the first view.
         dense = spec.style.kind == "polygon" and n > DENSE_POLYGONS
         name = f"{spec.label} {spec.en} ({n:,})" + (" — 放大后显示 / from zoom 12" if dense else "")
-        TileLayer(
-            spec.name, name, spec.name not in HIDDEN_BY_DEFAULT, min_zoom=12 if dense else 0, bounds=bounds, grid=grid
-        ).add_to(m)
+        LayerSwitch(spec.name, name, spec.name not in HIDDEN_BY_DEFAULT, 12 if dense else 0).add_to(m)
         if n:
             shown.append(spec)
+    AllLayers([spec.name for spec in catalog.ordered()], bounds, grid).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     root = m.get_root()
     assert isinstance(root, Figure)

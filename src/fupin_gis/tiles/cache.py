@@ -15,6 +15,58 @@ from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.tiles.mvt import GRIDS, render, tile_ranges
 
 
+def _key(layer: str, run: int | None, scope_key: str, grid: str) -> str:
+    return (
+        (layer if run is None else f"{layer}:{run}")
+        + (f"@{scope_key}" if scope_key else "")
+        + ("#c" if grid == "c" else "")
+    )
+
+
+def get_tiles(
+    engine: Engine,
+    catalog: Catalog,
+    layers: list[str],
+    z: int,
+    x: int,
+    y: int,
+    run: int | None = None,
+    scope_key: str = "",
+    overview: bool = True,
+    grid: str = "w",
+) -> list[tuple[bytes, str]]:
+    """Each layer's gzipped tile and ETag: the cached ones read at once, the others rendered and stored.
+
+    ``engine`` carries the asker's scope (row-level security); cached tiles are kept per
+    ``scope_key``; only askers who see everything may draw from the shared overviews.
+    """
+    keys = [_key(layer, run, scope_key, grid) for layer in layers]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT layer, data, etag FROM tile_cache WHERE layer = ANY(:l) AND z = :z AND x = :x AND y = :y"),
+            {"l": keys, "z": z, "x": x, "y": y},
+        ).all()
+        found = {r.layer: (bytes(r.data), r.etag) for r in rows}
+        made = False
+        for layer, key in zip(layers, keys, strict=True):
+            if key in found:
+                continue
+            raw = render(conn, catalog, layer, z, x, y, run, overview, grid)
+            data = gzip.compress(raw, compresslevel=5, mtime=0)
+            found[key] = (data, '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"')
+            conn.execute(
+                text(
+                    "INSERT INTO tile_cache (layer, z, x, y, data, etag) VALUES (:l, :z, :x, :y, :d, :e) "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                {"l": key, "z": z, "x": x, "y": y, "d": data, "e": found[key][1]},
+            )
+            made = True
+        if made:
+            conn.commit()
+    return [found[key] for key in keys]
+
+
 def get_tile(
     engine: Engine,
     catalog: Catalog,
@@ -27,35 +79,15 @@ def get_tile(
     overview: bool = True,
     grid: str = "w",
 ) -> tuple[bytes, str]:
-    """The gzipped tile and its ETag, from the cache or rendered and stored.
+    """One layer's gzipped tile and its ETag (see ``get_tiles``)."""
+    return get_tiles(engine, catalog, [layer], z, x, y, run, scope_key, overview, grid)[0]
 
-    ``engine`` carries the asker's scope (row-level security); cached tiles are kept per
-    ``scope_key``; only askers who see everything may draw from the shared overviews.
-    """
-    key = (
-        (layer if run is None else f"{layer}:{run}")
-        + (f"@{scope_key}" if scope_key else "")
-        + ("#c" if grid == "c" else "")
-    )
-    with engine.connect() as conn:
-        row = conn.execute(
-            text("SELECT data, etag FROM tile_cache WHERE layer = :l AND z = :z AND x = :x AND y = :y"),
-            {"l": key, "z": z, "x": x, "y": y},
-        ).one_or_none()
-        if row is not None:
-            return bytes(row.data), row.etag
-        raw = render(conn, catalog, layer, z, x, y, run, overview, grid)
-        data = gzip.compress(raw, compresslevel=5, mtime=0)
-        etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
-        conn.execute(
-            text(
-                "INSERT INTO tile_cache (layer, z, x, y, data, etag) VALUES (:l, :z, :x, :y, :d, :e) "
-                "ON CONFLICT DO NOTHING"
-            ),
-            {"l": key, "z": z, "x": x, "y": y, "d": data, "e": etag},
-        )
-        conn.commit()
-    return data, etag
+
+def combine(parts: list[tuple[bytes, str]]) -> tuple[bytes, str]:
+    """Several layers' tiles as one gzipped MVT (their layers concatenated) and an ETag of the parts."""
+    raw = b"".join(gzip.decompress(data) for data, _ in parts)
+    etag = '"' + hashlib.blake2b("".join(e for _, e in parts).encode(), digest_size=12).hexdigest() + '"'
+    return gzip.compress(raw, compresslevel=5, mtime=0), etag
 
 
 def invalidate(conn: Connection, layers: list[str], bbox: tuple[float, float, float, float] | None) -> int:
