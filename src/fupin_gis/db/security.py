@@ -62,7 +62,16 @@ def apply_row_security(conn: Connection, catalog: Catalog) -> bool:
         conn.execute(text(f"CREATE POLICY fupin_scope ON {table} FOR SELECT USING ({cond})"))
     role = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": SCOPED_ROLE}).first()
     if role is None:
-        return False
+        # On a server of its own (DATABASE_URL) the app's user creates the role if it may (CREATEROLE).
+        conn.execute(
+            text(
+                f"DO $$ BEGIN CREATE ROLE {SCOPED_ROLE} NOLOGIN; GRANT {SCOPED_ROLE} TO CURRENT_USER; "
+                "EXCEPTION WHEN insufficient_privilege OR duplicate_object THEN NULL; END $$"
+            )
+        )
+        role = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": SCOPED_ROLE}).first()
+        if role is None:
+            return False
     conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {SCOPED_ROLE}"))
     conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {SCOPED_ROLE}"))
     conn.execute(text(f"REVOKE ALL ON users, api_tokens, sessions, audit_log FROM {SCOPED_ROLE}"))
