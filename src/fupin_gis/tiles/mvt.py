@@ -137,7 +137,8 @@ def band(spec: LayerSpec, z: int) -> int | None:
 
 def overview_build(spec: LayerSpec, b: int) -> str:
     """SQL that fills ``tile_overview`` for ``spec`` at band ``b``: lines merged per style value and
-    cell (a tile of zoom ``b``) and simplified to half a pixel; points reduced to one per pixel and value."""
+    cell (a tile of zoom ``b``), simplified to half a pixel, pieces under a pixel dropped; points
+    reduced to one per two pixels and value."""
     px = pixel_degrees(b)
     style = _style_expr(spec)
     if spec.style.kind == "point":
