@@ -105,3 +105,12 @@ def test_coverage_api(client: TestClient) -> None:
     assert client.get("/api/coverage/runs/999999").status_code == 404
     assert client.get(f"/api/coverage/runs/{run_id}/villages/000000000000").status_code == 404
     assert client.get("/api/coverage/diff?a=x&b=1").status_code == 422
+
+
+def test_a_run_reports_its_stages(import_engine: Engine, catalog: Catalog) -> None:
+    from fupin_gis.coverage.run import STAGES
+
+    stages: list[str] = []
+    create_run(import_engine, CoverageSettings(), catalog, stages.append)
+    assert len(stages) == STAGES and len(set(stages)) == STAGES  # the progress bar's total is right
+    assert stages[0].startswith("读取道路") and stages[-1].startswith("保存")

@@ -345,14 +345,22 @@ def coverage_run(
     as_json: Annotated[bool, typer.Option("--json", help="print only JSON")] = False,
 ) -> None:
     """Run the coverage rules (1–5 and the village checks) and store the result as a snapshot."""
+    from rich.progress import Progress
+
+    from fupin_gis.coverage.run import STAGES
     from fupin_gis.coverage.snapshots import create_run, rules_from_file
     from fupin_gis.db.engine import make_engine
 
     settings = _settings()
     try:
         rule_settings = rules_from_file(rules, settings.coverage) if rules else settings.coverage
-        with console.status("计算 / computing…"):
-            result = create_run(make_engine(settings), rule_settings, load_catalog(settings.catalog_dir))
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("覆盖分析 / coverage", total=STAGES)
+
+            def step(stage: str) -> None:
+                bar.update(task, advance=1, description=stage)
+
+            result = create_run(make_engine(settings), rule_settings, load_catalog(settings.catalog_dir), step)
     except FupinError as exc:
         raise _fail(exc) from exc
     if as_json:

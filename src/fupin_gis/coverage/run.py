@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,20 +102,36 @@ def summarise(villages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return dict(sorted(summary.items()))
 
 
+# A run reports each stage it starts to ``step`` (the command line shows a progress bar).
+Step = Callable[[str], None]
+STAGES = 9  # calls of ``step`` in a whole run (create_run)
+
+
+def no_step(_: str) -> None:
+    """A run without progress reports."""
+
+
 def run_road_access(
-    conn: Connection, settings: CoverageSettings, roads: RoadRows | None = None, srid: int | None = None
+    conn: Connection,
+    settings: CoverageSettings,
+    roads: RoadRows | None = None,
+    srid: int | None = None,
+    step: Step = no_step,
 ) -> dict:
     """Rule 1 for every village, with township and county summaries."""
     srid = srid or metric_srid(conn, settings)
     roads = roads if roads is not None else load_roads(conn, srid, settings)
+    step("路网 / road network")
     net = build_network(roads, settings.snap_tolerance_m)
     villages, townships, names = load_seats(conn, srid)
+    step("村通硬化路 / rule 1, village road access")
     shared = contract(net, villages, townships, settings.access_distance_m) if villages else None
     results = (
         road_access(net, villages, townships, settings.access_distance_m, shared, settings.search_margin_m)
         if villages
         else []
     )
+    step("统筹硬化方案 / joint harden plan")
     plan = (
         joint_plan(net, villages, townships, settings.access_distance_m, shared, settings.search_margin_m)
         if villages
@@ -138,17 +155,22 @@ def run_road_access(
     }
 
 
-def run_coverage(conn: Connection, settings: CoverageSettings, checklists: Checklists) -> tuple[dict, pd.DataFrame]:
+def run_coverage(
+    conn: Connection, settings: CoverageSettings, checklists: Checklists, step: Step = no_step
+) -> tuple[dict, pd.DataFrame]:
     """Rules 1–6 for every village, with township and county summaries; and the households' results.
 
     The second value has one row a household: ``household_id``, ``code``, ``village_code``,
     ``members``, ``water_ok``, ``near_road``, ``missing`` (the unmet household items as an array literal).
     """
+    step("读取道路 / reading the roads")
     srid = metric_srid(conn, settings)
     roads = load_roads(conn, srid, settings)
-    base = run_road_access(conn, settings, roads, srid)
+    base = run_road_access(conn, settings, roads, srid, step)
+    step("安全饮水 / rule 2, water")
     hh = rules.load_households(conn, srid)
     covered, per_point = rules.water_access(conn, srid, hh, settings.water_distance_m, settings.pipe_distance_m)
+    step("农村可达性 / rule 3, RAI")
     near_road = rules.rural_access(roads, hh, settings.rai_distance_m)
     frame = pd.DataFrame({"village": hh.village, "members": hh.members, "covered": covered, "near_road": near_road})
     frame["members_near"] = frame["members"] * frame["near_road"]
@@ -158,6 +180,7 @@ def run_coverage(conn: Connection, settings: CoverageSettings, checklists: Check
         population=("members", "sum"),
         population_within_2km=("members_near", "sum"),
     )
+    step("设施、坡耕地、七有 / rules 4–6")
     met = household_checks(conn, checklists, hh.id, covered)
     households7 = household_counts(checklists, met).to_dict(orient="index")
     per_household = pd.DataFrame(

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from fupin_gis.catalog import Catalog
 from fupin_gis.coverage.checklists import load_checklists
 from fupin_gis.coverage.plan import load_plan, measure
-from fupin_gis.coverage.run import run_coverage
+from fupin_gis.coverage.run import Step, no_step, run_coverage
 from fupin_gis.errors import InvalidInput, NotFound
 from fupin_gis.settings import CoverageSettings
 
@@ -29,14 +29,16 @@ def rules_from_file(path: Path, base: CoverageSettings) -> CoverageSettings:
         ) from exc
 
 
-def create_run(engine: Engine, settings: CoverageSettings, catalog: Catalog) -> dict[str, Any]:
+def create_run(engine: Engine, settings: CoverageSettings, catalog: Catalog, step: Step = no_step) -> dict[str, Any]:
     """Compute every rule and store the result as a snapshot; returns the result with ``run_id``."""
     checklists = load_checklists(settings.checklist_file, catalog)
     plan = load_plan(settings.plan_file, catalog)
     with engine.begin() as conn:
         version = conn.execute(text("SELECT coalesce(max(id), 0) FROM batches")).scalar_one()
-        result, households = run_coverage(conn, settings, checklists)
+        result, households = run_coverage(conn, settings, checklists, step)
+        step("规划完成情况 / rule 7, plan versus actual")
         result["plan"] = measure(conn, plan, catalog)
+        step("保存 / storing the snapshot")
         run_id = conn.execute(
             text(
                 "INSERT INTO coverage_runs (data_version, rules, summary, network, harden_plan, plan) VALUES "
