@@ -146,3 +146,70 @@ def test_checklist_file_is_validated(tmp_path, catalog: Catalog) -> None:  # noq
     bad.write_text(text_.replace('field = "biogas"', 'field = "gas"'), encoding="utf-8")
     with pytest.raises(InvalidInput, match="household.biogas"):
         load_checklists(bad, catalog)
+
+
+def test_water_by_network_agrees_with_networkx(demo: DemoCounty, conn: Connection, result: dict) -> None:
+    """Walking distances household → water point along roads and paths, against an independent
+    networkx graph in which every water point and the household are nodes on their own edges."""
+    import networkx as nx
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    from fupin_gis.coverage.network import build_network
+    from fupin_gis.coverage.rules import BUILT, sql_text
+
+    settings = CoverageSettings()
+    net = build_network(load_roads(conn, SRID, settings), settings.snap_tolerance_m)
+    hh = rules.load_households(conn, SRID)
+    points = pd.read_sql(text(sql_text("water_points.sql")), conn, params={"srid": SRID, "built": BUILT})
+    pxy = points[["x", "y"]].to_numpy(dtype=float)
+    ours = rules.water_by_network(net, hh.xy, pxy, 800.0, 500.0)
+
+    def nearest_edge(x: float, y: float) -> tuple[int, float, float] | None:
+        p = shapely.Point(x, y)
+        d = shapely.distance(net.geom, p)
+        e = int(np.argmin(d))
+        return None if d[e] > 500.0 else (e, float(d[e]), float(shapely.line_locate_point(net.geom[e], p)))
+
+    on_edge: dict[int, list[tuple[float, str]]] = {}
+    for k, (x, y) in enumerate(pxy):
+        hit = nearest_edge(x, y)
+        if hit:
+            on_edge.setdefault(hit[0], []).append((hit[2], f"w{k}"))
+
+    def chain(graph: nx.MultiGraph, e: int, stops: list[tuple[float, str]]) -> None:
+        nodes = [(0.0, int(net.u[e])), *sorted(stops), (float(net.length[e]), int(net.v[e]))]
+        for (a0, n0), (a1, n1) in zip(nodes, nodes[1:], strict=False):
+            graph.add_edge(n0, n1, key=e, weight=a1 - a0)
+
+    graph = nx.MultiGraph()
+    for e in range(len(net.u)):
+        chain(graph, e, on_edge.get(e, []))
+    for k, (x, y) in enumerate(pxy):
+        hit = nearest_edge(x, y)
+        if hit:
+            graph.add_edge(f"w{k}", "water", key=-1, weight=hit[1])
+    rng = np.random.default_rng(3)
+    sample = rng.choice(len(hh.id), 25, replace=False)
+    checked = 0
+    for i in sample:
+        hit = nearest_edge(*hh.xy[i])
+        if hit is None:
+            assert np.isinf(ours[i])
+            continue
+        e, leg, along = hit
+        g = graph.copy()
+        g.remove_edges_from([(a, b, k) for a, b, k in g.edges(keys=True) if k == e])
+        chain(g, e, [*on_edge.get(e, []), (along, "h")])
+        try:
+            want = leg + nx.dijkstra_path_length(g, "h", "water")
+        except nx.NetworkXNoPath:
+            want = np.inf
+        if want <= 800.0 or ours[i] <= 800.0:
+            assert ours[i] == pytest.approx(want, abs=0.01), i
+            checked += 1
+    assert checked >= 10  # most households have a water point within a walk
+    covered = sum(v["water"]["households_by_network"] for v in result["villages"])
+    assert covered == int((ours <= 800.0).sum())
+    assert covered <= sum(v["water"]["households"] for v in result["villages"])

@@ -12,10 +12,12 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 from sqlalchemy import Connection, text
 
-from fupin_gis.coverage.network import RoadRows
+from fupin_gis.coverage.network import Network, RoadRows
 
 # Statuses that count as built for every rule.
 BUILT = ["existing", "completed"]
@@ -106,3 +108,54 @@ def farmland(conn: Connection) -> dict[str, dict[str, dict[str, float]]]:
             "converted_mu": round(float(r.converted_mu or 0), 2),
         }
     return out
+
+
+def _attach(net: Network, tree: shapely.STRtree, xy: np.ndarray, reach_m: float) -> pd.DataFrame:
+    """Each point's nearest edge within ``reach_m``: the straight leg and the distance along the edge."""
+    if not len(xy) or not len(net.u):
+        return pd.DataFrame({"point": [], "edge": [], "leg": [], "along": []})
+    points = shapely.points(xy)
+    (idx, edge), leg = tree.query_nearest(points, max_distance=reach_m, return_distance=True, all_matches=False)
+    along = shapely.line_locate_point(net.geom[edge], points[idx])
+    return pd.DataFrame({"point": idx, "edge": edge, "leg": leg, "along": along})
+
+
+def water_by_network(
+    net: Network, hh_xy: np.ndarray, point_xy: np.ndarray, distance_m: float, reach_m: float
+) -> np.ndarray:
+    """Rule 2 by network: each household's walking distance to the nearest water point along the
+    roads and paths (inf where either lies more than ``reach_m`` from every road, or none is within
+    ``distance_m``). The straight legs to the nearest point of the nearest road count; both ends
+    join the network on their edge, not at its nearest node."""
+    far = np.full(len(hh_xy), np.inf)
+    if not len(net.u) or not len(point_xy) or not len(hh_xy):
+        return far
+    tree = shapely.STRtree(net.geom)
+    wp = _attach(net, tree, point_xy, reach_m)
+    hh = _attach(net, tree, hh_xy, reach_m)
+    if wp.empty or hh.empty:
+        return far
+    n = net.n_nodes
+    source = n  # one extra node joined to both ends of every water point's edge
+    length = net.length
+    wu, wv = net.u[wp.edge], net.v[wp.edge]
+    rows = np.concatenate([net.u, net.v, np.full(len(wp), source), np.full(len(wp), source)])
+    cols = np.concatenate([net.v, net.u, wu, wv])
+    cost = np.concatenate([length, length, wp.leg + wp.along, wp.leg + length[wp.edge] - wp.along])
+    # parallel edges and shared ends: keep the cheapest of each pair of nodes
+    keep = pd.DataFrame({"r": rows, "c": cols, "w": cost}).groupby(["r", "c"], as_index=False)["w"].min()
+    graph = csr_matrix((keep.w.to_numpy() + 1e-9, (keep.r.to_numpy(), keep.c.to_numpy())), shape=(n + 1, n + 1))
+    dist = dijkstra(graph, indices=source, limit=distance_m + reach_m)
+    e = hh.edge.to_numpy()
+    via = np.minimum(dist[net.u[e]] + hh.along.to_numpy(), dist[net.v[e]] + length[e] - hh.along.to_numpy())
+    best = hh.leg.to_numpy() + via
+    # a household and a water point on the same edge: straight along it
+    same = hh.merge(wp, on="edge", suffixes=("", "_w"))
+    if not same.empty:
+        direct = same.leg + same.leg_w + (same.along - same.along_w).abs()
+        shortest = direct.groupby(same.point).min()
+        pos = pd.Series(np.arange(len(hh)), index=hh.point.to_numpy())
+        at = pos.loc[shortest.index].to_numpy()
+        best[at] = np.minimum(best[at], shortest.to_numpy())
+    far[hh.point.to_numpy()] = best
+    return far

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 
 from fupin_gis.coverage import rules
 from fupin_gis.coverage.checklists import Checklists, household_checks, household_counts, missing_items, village_checks
-from fupin_gis.coverage.network import RoadRows, build_network
+from fupin_gis.coverage.network import Network, RoadRows, build_network
 from fupin_gis.coverage.road_access import Access, Seat, contract, joint_plan, road_access
 from fupin_gis.coverage.rules import BUILT, sql_text
 from fupin_gis.settings import CoverageSettings
@@ -79,6 +79,7 @@ def summarise(villages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         "gap_m": ("road_access", "gap_m"),
         "households": ("water", "households"),
         "households_covered": ("water", "households_covered"),
+        "households_by_network": ("water", "households_by_network"),
         "population": ("rai", "population"),
         "population_within_2km": ("rai", "population_within_2km"),
         "steep_mu": ("farmland", "steep_mu"),
@@ -117,12 +118,14 @@ def run_road_access(
     roads: RoadRows | None = None,
     srid: int | None = None,
     step: Step = no_step,
+    net: Network | None = None,
 ) -> dict:
-    """Rule 1 for every village, with township and county summaries."""
+    """Rule 1 for every village, with township and county summaries (on ``net`` if given)."""
     srid = srid or metric_srid(conn, settings)
-    roads = roads if roads is not None else load_roads(conn, srid, settings)
-    step("路网 / road network")
-    net = build_network(roads, settings.snap_tolerance_m)
+    if net is None:
+        roads = roads if roads is not None else load_roads(conn, srid, settings)
+        step("路网 / road network")
+        net = build_network(roads, settings.snap_tolerance_m)
     villages, townships, names = load_seats(conn, srid)
     step("村通硬化路 / rule 1, village road access")
     shared = contract(net, villages, townships, settings.access_distance_m) if villages else None
@@ -166,17 +169,34 @@ def run_coverage(
     step("读取道路 / reading the roads")
     srid = metric_srid(conn, settings)
     roads = load_roads(conn, srid, settings)
-    base = run_road_access(conn, settings, roads, srid, step)
+    step("路网 / road network")
+    net = build_network(roads, settings.snap_tolerance_m)
+    base = run_road_access(conn, settings, roads, srid, step, net)
     step("安全饮水 / rule 2, water")
     hh = rules.load_households(conn, srid)
     covered, per_point = rules.water_access(conn, srid, hh, settings.water_distance_m, settings.pipe_distance_m)
+    points = pd.read_sql(text(sql_text("water_points.sql")), conn, params={"srid": srid, "built": BUILT})
+    walk = rules.water_by_network(
+        net, hh.xy, points[["x", "y"]].to_numpy(dtype=float), settings.water_distance_m, settings.access_distance_m
+    )
+    # by network where paths exist: a household reached by road or path within the distance
+    by_network = walk <= settings.water_distance_m
     step("农村可达性 / rule 3, RAI")
     near_road = rules.rural_access(roads, hh, settings.rai_distance_m)
-    frame = pd.DataFrame({"village": hh.village, "members": hh.members, "covered": covered, "near_road": near_road})
+    frame = pd.DataFrame(
+        {
+            "village": hh.village,
+            "members": hh.members,
+            "covered": covered,
+            "near_road": near_road,
+            "by_network": by_network,
+        }
+    )
     frame["members_near"] = frame["members"] * frame["near_road"]
     per_village = frame.groupby("village").agg(
         households=("covered", "size"),
         households_covered=("covered", "sum"),
+        households_by_network=("by_network", "sum"),
         population=("members", "sum"),
         population_within_2km=("members_near", "sum"),
     )
@@ -201,6 +221,7 @@ def run_coverage(
         water = {
             "households": int(row.households) if row is not None else 0,
             "households_covered": int(row.households_covered) if row is not None else 0,
+            "households_by_network": int(row.households_by_network) if row is not None else 0,
         }
         rai = {
             "population": int(row.population) if row is not None else 0,
