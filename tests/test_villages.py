@@ -35,6 +35,7 @@ def test_village_json_and_page(client: TestClient, run: dict, engine: Engine, ca
     assert body["result"]["road_access"]["gap_segments"] == cut_off["road_access"]["gap_segments"]
     assert len(body["checks"]) == 7 and body["checks"][0]["label"].startswith("①")
     assert body["checks"][0]["ok"] is False  # the road check follows rule 1
+    assert "卫生室" in body["checks"][1]["reason"]  # facility kinds by their catalog labels
     with engine.connect() as conn:
         roads = conn.execute(
             text("SELECT count(*) FROM roads WHERE village_code = :c"), {"c": cut_off["code"]}

@@ -43,11 +43,12 @@ class HouseholdItem(BaseModel):
 
 
 class Checklists(BaseModel):
-    """Both lists."""
+    """Both lists (and the facility kinds' labels from the catalog, for the reasons)."""
 
     model_config = ConfigDict(extra="forbid")
     village: list[VillageItem]
     household: list[HouseholdItem]
+    kind_labels: dict[str, str] = {}
 
 
 def load_checklists(path: Path, catalog: Catalog) -> Checklists:
@@ -66,7 +67,9 @@ def load_checklists(path: Path, catalog: Catalog) -> Checklists:
             file=path.name,
             key=loc,
         ) from exc
-    kinds = {v.key for v in catalog.layer("facilities").field("kind").enum_values(catalog)}
+    labels = {v.key: v.label for v in catalog.layer("facilities").field("kind").enum_values(catalog)}
+    lists.kind_labels = labels
+    kinds = set(labels)
     for item in lists.village:
         for kind in item.kinds:
             if kind not in kinds:
@@ -109,7 +112,9 @@ def village_checks(
                 what = "达标" if item.standard else "已建"
                 out[item.key] = {
                     "ok": ok,
-                    "reason": "，".join(f"{k} {what} {have[k]}/{counts[k]['count']}" for k in item.kinds),
+                    "reason": "，".join(
+                        f"{lists.kind_labels.get(k, k)} {what} {have[k]}/{counts[k]['count']}" for k in item.kinds
+                    ),
                 }
         else:
             out[item.key] = {"ok": None, "reason": "登记库无此项数据 / no data in the registry"}

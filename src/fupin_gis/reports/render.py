@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import pandas as pd
 import pyogrio
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -176,8 +177,6 @@ def write_gpkg(report: Report, path: Path) -> None:
     path.unlink(missing_ok=True)
     for name, layer in (report.layers() if report.layers else {}).items():
         pyogrio.write_dataframe(layer, path, layer=name, driver="GPKG")
-    import pandas as pd
-
     for section in report.sections:
         frame = pd.DataFrame(section.rows, columns=[c.key for c in section.columns])
         pyogrio.write_dataframe(frame, path, layer=f"table_{section.key}", driver="GPKG")
