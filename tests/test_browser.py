@@ -92,7 +92,8 @@ def test_map_in_chromium(server: str, catalog: Catalog, engine: Engine, output_d
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(output_dir / "map.png"))
         first = set(tiles)
-        assert {"coverage", "villages", "roads"} <= first and "households" not in first  # households start hidden
+        assert {"coverage", "roads", "townships"} <= first  # villages come coloured by the coverage run
+        assert "households" not in first and "villages" not in first  # households and the plain villages start hidden
         # Click the first village seat: the popup names the village with the catalog's labels.
         with engine.connect() as conn:
             name, lon, lat = conn.execute(

@@ -272,7 +272,9 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
         # at the county's zoom they would be tens of thousands of specks and slow the first view.
         dense = spec.style.kind == "polygon" and n > DENSE_POLYGONS
         name = f"{spec.label} {spec.en} ({n:,})" + (" — 放大后显示 / from zoom 12" if dense else "")
-        LayerSwitch(spec.name, name, spec.name not in HIDDEN_BY_DEFAULT, 12 if dense else 0).add_to(m)
+        # with a coverage run the villages are drawn coloured by it: the plain layer starts hidden
+        show = spec.name not in HIDDEN_BY_DEFAULT and not (run is not None and spec.name == "villages")
+        LayerSwitch(spec.name, name, show, 12 if dense else 0).add_to(m)
         if n:
             shown.append(spec)
     AllLayers([spec.name for spec in catalog.ordered()], bounds, grid).add_to(m)
