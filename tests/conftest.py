@@ -26,7 +26,13 @@ def base_settings() -> Settings:
     """Settings as a user has them (embedded cluster under var/pg unless DATABASE_URL), accounts off:
     the app answers as the system. tests/test_accounts.py and the sign-in browser test turn them on."""
     settings = Settings()
-    return settings.model_copy(update={"auth": settings.auth.model_copy(update={"required": False})})
+    return settings.model_copy(
+        update={
+            "auth": settings.auth.model_copy(update={"required": False}),
+            # overviews built on demand only: tests count them
+            "map": settings.map.model_copy(update={"warm_overviews": False}),
+        }
+    )
 
 
 def _make_database(base_settings: Settings, name: str) -> str:

@@ -252,3 +252,14 @@ def test_tianditu_c_map(base_settings: Settings, import_engine: Engine) -> None:
         html = c.get("/").text
     assert "L.CRS.EPSG4326" in html and "vec_c/wmts" in html and "TILEMATRIXSET=c" in html
     assert '"zoomOffset": 1' in html and 'grid=c"' in html  # the vector tiles in the same grid
+
+
+def test_overviews_are_built_in_the_background(base_settings: Settings, import_engine: Engine) -> None:
+    url = import_engine.url.render_as_string(hide_password=False)
+    warm = base_settings.map.model_copy(update={"warm_overviews": True})
+    with TestClient(create_app(base_settings.model_copy(update={"database_url": url, "map": warm}))) as c:
+        c.app.state.warmer.join(60)  # type: ignore[attr-defined]
+        with import_engine.connect() as conn:
+            built = conn.execute(text("SELECT layer, band FROM tile_overview_built ORDER BY 1, 2")).all()
+    assert ("roads", 8) in built and ("roads", 10) in built and ("roads", 11) in built
+    assert ("water_points", 8) in built and not any(layer == "villages" for layer, _ in built)  # polygons: none

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from fupin_gis import __version__
+from fupin_gis.api.background import warm_in_background
 from fupin_gis.api.routes import auth, coverage, health, imports, layers, pages, reports, tiles, villages
 from fupin_gis.catalog import load_catalog
 from fupin_gis.db.cluster import SCOPED_ROLE
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.page_cache = {}
         forget_tiles(app.state.engine)
         app.state.rls_ready = row_security_ready(app.state.engine)
+        app.state.warmer = warm_in_background(app)
         yield
         app.state.engine.dispose()
 

@@ -32,6 +32,9 @@ class MapSettings(BaseModel):
     basemap_url: str | None = Field(default=None, description="XYZ tile URL when basemap=xyz.")
     tianditu_key: str | None = None
     tianditu_grid: Literal["w", "c"] = "w"
+    warm_overviews: bool = Field(
+        default=True, description="Build low-zoom overviews in the background at start-up and after imports."
+    )
 
 
 class AuthSettings(BaseModel):

@@ -12,7 +12,7 @@ import hashlib
 from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
-from fupin_gis.tiles.mvt import GRIDS, render, tile_ranges
+from fupin_gis.tiles.mvt import DETAIL_ZOOM, GRIDS, band, ensure_overview, render, tile_ranges
 
 
 def _key(layer: str, run: int | None, scope_key: str, grid: str) -> str:
@@ -141,3 +141,14 @@ def clear(conn: Connection) -> None:
     conn.execute(text("DELETE FROM tile_cache"))
     conn.execute(text("DELETE FROM tile_overview"))
     conn.execute(text("DELETE FROM tile_overview_built"))
+
+
+def warm_overviews(engine: Engine, catalog: Catalog) -> None:
+    """Build the overviews of every line and point layer, so the first low-zoom view after a start
+    or an import does not wait for them (run in the background; a tile request for an overview
+    being built waits for it instead of building it twice)."""
+    for spec in catalog.ordered():
+        bands = {b for b in (band(spec, z) for z in range(DETAIL_ZOOM)) if b is not None}
+        for b in sorted(bands):
+            with engine.begin() as conn:
+                ensure_overview(conn, spec, b)

@@ -6,9 +6,10 @@ import tempfile
 from pathlib import Path, PurePath
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
+from fupin_gis.api.background import warm_in_background
 from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep, SettingsDep, SystemEngineDep, require
 from fupin_gis.auth.accounts import WRITERS, Principal, record
 from fupin_gis.errors import InvalidInput, UnsupportedFormat, UploadTooLarge
@@ -56,6 +57,7 @@ def _save_upload(upload: UploadFile, folder: Path, limit_mb: int) -> tuple[Path,
     responses={201: {"description": "committed"}, 422: {"description": "validation failed, nothing written"}},
 )
 def create_import(
+    request: Request,
     spec: LayerDep,
     system: SystemEngineDep,
     principal: Annotated[Principal, Depends(require(*WRITERS))],
@@ -95,6 +97,7 @@ def create_import(
         report = run_import(principal.scoped(system, rls=False), catalog, path, options, display_name=name)
     if report.batch:
         record(system, principal, "import", {"batch": report.batch, "layer": spec.name, "file": name})
+        warm_in_background(request.app)  # the import dropped the layer's overviews
     status = 422 if not report.ok else (201 if report.batch else 200)
     return JSONResponse(report.to_dict() | {"sha256": report.sha256}, status_code=status)
 
@@ -113,6 +116,7 @@ def one_import(batch: int, engine: EngineDep) -> dict:
 
 @router.delete("/imports/{batch}")
 def undo_import(
+    request: Request,
     batch: int,
     system: SystemEngineDep,
     catalog: CatalogDep,
@@ -121,4 +125,5 @@ def undo_import(
     """Roll a batch back: remove what it added, restore what it replaced."""
     result = {"batch": batch, **rollback(principal.scoped(system, rls=False), catalog, batch, principal.scope)}
     record(system, principal, "rollback", result)
+    warm_in_background(request.app)
     return result
