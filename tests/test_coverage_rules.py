@@ -153,16 +153,14 @@ def test_water_by_network_agrees_with_networkx(demo: DemoCounty, conn: Connectio
     networkx graph in which every water point and the household are nodes on their own edges."""
     import networkx as nx
     import numpy as np
-    import pandas as pd
     import shapely
 
     from fupin_gis.coverage.network import build_network
-    from fupin_gis.coverage.rules import BUILT, sql_text
 
     settings = CoverageSettings()
     net = build_network(load_roads(conn, SRID, settings), settings.snap_tolerance_m)
     hh = rules.load_households(conn, SRID)
-    points = pd.read_sql(text(sql_text("water_points.sql")), conn, params={"srid": SRID, "built": BUILT})
+    points = rules.load_water_points(conn, SRID)
     pxy = points[["x", "y"]].to_numpy(dtype=float)
     ours = rules.water_by_network(net, hh.xy, pxy, 800.0, 500.0)
 

@@ -182,6 +182,23 @@ def test_households_and_changes(import_engine: Engine, catalog: Catalog, run: di
     all_ok = sum(v["household_checks"]["all_ok"] for v in run["villages"])
     assert sum(1 for r in rows if r[8] == 0) == sum(1 for r in rows if r[8] == 0 and (not r[6] or not r[7]))
     assert stored - len(rows) <= all_ok
+    # the stored unmet-item lists against the per-village counts (two separate code paths), and the
+    # households left off the gap list against the household fields read straight from the layer
+    with import_engine.connect() as conn:
+        no_missing = conn.execute(
+            text("SELECT count(*) FROM coverage_households WHERE run_id = :r AND cardinality(missing) = 0"),
+            {"r": run["run_id"]},
+        ).scalar_one()
+        fields_ok = conn.execute(
+            text(
+                "SELECT count(*) FROM coverage_households c JOIN households h ON h.id = c.household_id "
+                "WHERE c.run_id = :r AND c.water_ok AND c.near_road AND h.house_ok AND h.farmland_ok AND h.safe_water "
+                "AND h.biogas AND h.orchard_ok AND h.livestock_ok AND h.skilled_member"
+            ),
+            {"r": run["run_id"]},
+        ).scalar_one()
+    assert no_missing == all_ok
+    assert stored - len(rows) == fields_ok
     loose = create_run(import_engine, CoverageSettings(water_distance_m=3000), catalog)
     changes = build_report(import_engine, catalog, "changes", loose["run_id"], since=run["run_id"])
     changed = {r[2] for r in changes.sections[0].rows if r[5] == "安全饮水户"}

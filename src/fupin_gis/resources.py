@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
+
+import jinja2
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -13,3 +16,14 @@ def data_dir(name: str) -> Path:
     if checkout.is_dir():
         return checkout
     return PACKAGE_DIR / "_data" / name
+
+
+@cache
+def _environment(folder: Path) -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True)
+
+
+def render_template(folder: Path, name: str, **values: object) -> str:
+    """The HTML template ``name`` of ``folder`` (``web/templates``) rendered with ``values``; one
+    environment per folder, so each template is compiled once, not on every request."""
+    return _environment(folder).get_template(name).render(**values)

@@ -49,15 +49,21 @@ def load_households(conn: Connection, srid: int) -> Households:
     )
 
 
+def load_water_points(conn: Connection, srid: int) -> pd.DataFrame:
+    """Safe, working, built water points in ``srid``: id, code, kind, x, y."""
+    return pd.read_sql(text(sql_text("water_points.sql")), conn, params={"srid": srid, "built": BUILT})
+
+
 def water_access(
-    conn: Connection, srid: int, hh: Households, distance_m: float, pipe_m: float
+    conn: Connection, srid: int, hh: Households, distance_m: float, pipe_m: float, points: pd.DataFrame | None = None
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Rule 2: which households have a safe working water point within ``distance_m`` or piped supply.
 
     Returns the covered mask and, per water point, WPdx-style figures: households within reach
-    and households that depend on it alone (crucialness).
+    and households that depend on it alone (crucialness). ``points``: ``load_water_points``, read
+    here when not given.
     """
-    points = pd.read_sql(text(sql_text("water_points.sql")), conn, params={"srid": srid, "built": BUILT})
+    points = load_water_points(conn, srid) if points is None else points
     covered = np.zeros(len(hh.id), dtype=bool)
     per_point = pd.DataFrame(
         {"id": points["id"], "code": points["code"], "households_in_reach": 0, "households_sole_source": 0}

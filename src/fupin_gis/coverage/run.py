@@ -174,8 +174,8 @@ def run_coverage(
     base = run_road_access(conn, settings, roads, srid, step, net)
     step("安全饮水 / rule 2, water")
     hh = rules.load_households(conn, srid)
-    covered, per_point = rules.water_access(conn, srid, hh, settings.water_distance_m, settings.pipe_distance_m)
-    points = pd.read_sql(text(sql_text("water_points.sql")), conn, params={"srid": srid, "built": BUILT})
+    points = rules.load_water_points(conn, srid)
+    covered, per_point = rules.water_access(conn, srid, hh, settings.water_distance_m, settings.pipe_distance_m, points)
     walk = rules.water_by_network(
         net, hh.xy, points[["x", "y"]].to_numpy(dtype=float), settings.water_distance_m, settings.access_distance_m
     )

@@ -124,7 +124,7 @@ def get_run(engine: Engine, run_id: int, village: str | None = None, area: str |
         "created_at": run["created_at"].isoformat(),
         "data_version": run["data_version"],
         "rules": run["rules"],
-        "summary": visible_summary(run["summary"], villages) if area is None else run["summary"],
+        "summary": visible_summary(run["summary"], villages),
         "network": run["network"],
         "harden_plan": run["harden_plan"],
         "plan": run["plan"],
@@ -135,8 +135,9 @@ def get_run(engine: Engine, run_id: int, village: str | None = None, area: str |
 def visible_summary(summary: dict[str, Any], villages: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The township and county totals whose villages the reader sees in full.
 
-    Row-level security hides the villages outside an account's scope; a total over a unit only
-    partly visible (the county, for a township engineer) would disclose the hidden part, so it is left out.
+    Row-level security hides the villages outside an account's scope, and an area filter leaves
+    out the rest; a total over a unit only partly read (the county, for a township engineer)
+    would disclose or misstate the rest, so it is left out.
     """
     seen: dict[str, int] = {}
     for v in villages:

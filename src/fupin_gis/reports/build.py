@@ -139,9 +139,7 @@ def villages_lacking(
     road_keys = {i.key for i in lists.village if i.rule == "road_access"} if lists else set()
     chosen = rules or list(RULES)
     rows = []
-    for v in run["villages"]:
-        if not _in_area(v["code"], area):
-            continue
+    for v in run["villages"]:  # get_run read only the area's villages
         lacks = village_lacks(v, facility_keys)
         if not any(lacks[r] for r in chosen):
             continue
@@ -218,7 +216,7 @@ def villages_lacking(
         ),
         (
             "图2 各乡镇缺项村数 / Villages lacking, by township",
-            lambda: figures.lacking_chart(run, area, names, facility_keys),
+            lambda: figures.lacking_chart(run, names, facility_keys),
         ),
     ]
     return report
@@ -233,14 +231,12 @@ def summary(engine: Engine, catalog: Catalog, run_id: int, area: str | None) -> 
     run = get_run(engine, run_id, area=area)
     names = _unit_names(engine)
     lists = _checklists(catalog, run)
-    villages = [v for v in run["villages"] if _in_area(v["code"], area)]
+    villages = run["villages"]  # only the area's (get_run)
     if area and not villages:
         raise NotFound(f"运行 {run_id} 中没有 {area} 的村", f"No village of {area} in run {run_id}", area=area)
     units: dict[str, dict[str, Any]] = {}
     for v in villages:
         for unit in (v["code"][:6], v["code"][:9]):
-            if area and len(unit) < len(area):
-                continue
             u = units.setdefault(unit, {"villages": 0, "all_known": 0, "hh": 0, "hh_all_ok": 0})
             u["villages"] += 1
             u["all_known"] += all(c["ok"] is not False for c in (v.get("checks") or {}).values())
@@ -248,9 +244,9 @@ def summary(engine: Engine, catalog: Catalog, run_id: int, area: str | None) -> 
             u["hh_all_ok"] += hc.get("all_ok", 0)
     rows = []
     for unit, u in sorted(units.items()):
-        s = run["summary"].get(unit, {})
-        if s.get("villages") != u["villages"]:
-            continue  # a unit only partly in the reader's scope: its totals would disclose the rest
+        if unit not in run["summary"]:
+            continue  # a unit only partly read (scope or area): get_run leaves its totals out
+        s = run["summary"][unit]
         level = "县 county" if len(unit) == 6 else "乡镇 township"
         rows.append(
             (
@@ -565,11 +561,14 @@ def build_report(
     area = check_area(area)
     run_id = run_id if run_id is not None else latest_run(engine)
     if name == "villages-lacking":
-        return villages_lacking(engine, catalog, run_id, area, rules)
-    if name == "summary":
-        return summary(engine, catalog, run_id, area)
-    if name == "plan-vs-actual":
-        return plan_vs_actual(engine, run_id, area)
-    if name == "households":
-        return households(engine, catalog, run_id, area)
-    return changes(engine, run_id, since, area)
+        report = villages_lacking(engine, catalog, run_id, area, rules)
+    elif name == "summary":
+        report = summary(engine, catalog, run_id, area)
+    elif name == "plan-vs-actual":
+        report = plan_vs_actual(engine, run_id, area)
+    elif name == "households":
+        report = households(engine, catalog, run_id, area)
+    else:
+        report = changes(engine, run_id, since, area)
+    report.area = area
+    return report

@@ -103,15 +103,13 @@ def access_map(engine: Engine, run: dict[str, Any], area: str | None) -> str:
     return _png(fig)
 
 
-def lacking_chart(run: dict[str, Any], area: str | None, names: dict[str, str], facility_keys: set[str]) -> str:
+def lacking_chart(run: dict[str, Any], names: dict[str, str], facility_keys: set[str]) -> str:
     """Villages lacking each rule, by township (stacked horizontal bars)."""
     from fupin_gis.reports.build import RULES, village_lacks
 
     _style()
     counts: dict[str, dict[str, int]] = {}
-    for v in run["villages"]:
-        if area and not v["code"].startswith(area):
-            continue
+    for v in run["villages"]:  # the report's area only (get_run)
         lacks = village_lacks(v, facility_keys)
         town = counts.setdefault(v["code"][:9], dict.fromkeys(RULES, 0))
         for r, bad in lacks.items():

@@ -48,6 +48,7 @@ class Report:
     # geometry layers for GeoPackage and Shapefile: name -> GeoDataFrame (built on demand)
     layers: Callable[[], dict[str, gpd.GeoDataFrame]] | None = None
     headline: list[tuple[str, str]] = field(default_factory=list)
+    area: str | None = None  # the county or township it is limited to
 
 
 def cell(value: Any, kind: Kind) -> str:

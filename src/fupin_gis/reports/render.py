@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pandas as pd
 import pyogrio
 from openpyxl import Workbook
@@ -22,6 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 
 from fupin_gis.errors import InvalidInput, ReportFailed
 from fupin_gis.reports.model import Column, Report, Section, cell
+from fupin_gis.resources import render_template
 
 FORMATS = {
     "html": ("text/html; charset=utf-8", ".html"),
@@ -128,10 +128,9 @@ def _now() -> str:
 
 def html(report: Report, templates: Path, for_print: bool = False) -> str:
     """The report as one self-contained HTML document (inline styles and figures; no external link)."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), autoescape=True)
     figures = [(caption, make()) for caption, make in report.figures]
-    return env.get_template("report.html").render(
-        report=report, figures=figures, cell=cell, generated=_now(), for_print=for_print
+    return render_template(
+        templates, "report.html", report=report, figures=figures, cell=cell, generated=_now(), for_print=for_print
     )
 
 

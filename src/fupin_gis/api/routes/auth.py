@@ -6,12 +6,12 @@ import secrets
 from typing import Annotated
 from urllib.parse import quote
 
-import jinja2
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fupin_gis.api.deps import CSRF_COOKIE, SESSION_COOKIE, PrincipalDep, SettingsDep
 from fupin_gis.auth.accounts import login, logout, record
+from fupin_gis.resources import render_template
 
 router = APIRouter(tags=["accounts"])
 LOGIN_CSRF = "fupin_login_csrf"
@@ -22,8 +22,9 @@ def _safe_next(target: str | None) -> str:
 
 
 def _page(settings: SettingsDep, token: str, nxt: str, error: str | None) -> HTMLResponse:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(settings.web_dir / "templates"), autoescape=True)
-    page = HTMLResponse(env.get_template("login.html").render(csrf=token, next=nxt, error=error))
+    page = HTMLResponse(
+        render_template(settings.web_dir / "templates", "login.html", csrf=token, next=nxt, error=error)
+    )
     page.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", secure=settings.auth.cookie_secure)
     return page
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import text
@@ -10,6 +9,7 @@ from sqlalchemy import text
 from fupin_gis.api.deps import CatalogDep, EngineDep, PrincipalDep, SettingsDep
 from fupin_gis.ingest.batches import list_batches
 from fupin_gis.mapping.build import build_map
+from fupin_gis.resources import render_template
 from fupin_gis.settings import Settings
 
 router = APIRouter(tags=["pages"])
@@ -34,8 +34,7 @@ def map_page(
 
 
 def _template(settings: Settings, name: str, **values: object) -> HTMLResponse:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(settings.web_dir / "templates"), autoescape=True)
-    return HTMLResponse(env.get_template(name).render(**values))
+    return HTMLResponse(render_template(settings.web_dir / "templates", name, **values))
 
 
 @router.get("/upload", response_class=HTMLResponse)

@@ -4,39 +4,35 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import jinja2
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from sqlalchemy import text
 from starlette.background import BackgroundTask
 
 from fupin_gis.api.deps import CatalogDep, EngineDep, PrincipalDep, SettingsDep, SystemEngineDep
-from fupin_gis.auth.accounts import Principal, record
+from fupin_gis.auth.accounts import record
 from fupin_gis.errors import Forbidden
 from fupin_gis.reports.build import PERSONAL, REPORTS, RULES, WITH_GEOMETRY, build_report
 from fupin_gis.reports.model import Report
 from fupin_gis.reports.render import FORMATS, check_format, csv_lines, filename, html, write
+from fupin_gis.resources import render_template
 
 router = APIRouter(tags=["reports"])
 
-RunQ = Annotated[int | None, Query(description="coverage run (default: the newest)")]
-AreaQ = Annotated[str | None, Query(description="6-digit county or 9-digit township code")]
-RuleQ = Annotated[list[str] | None, Query(description="villages-lacking: rules to list villages by")]
-SinceQ = Annotated[int | None, Query(description="changes: the earlier run (default: the one before)")]
 
-
-def _report(
-    engine: Any,
-    catalog: Any,
-    principal: Principal,
+def requested_report(
     name: str,
-    run: int | None,
-    area: str | None,
-    rule: Any,
-    since: int | None,
+    engine: EngineDep,
+    catalog: CatalogDep,
+    principal: PrincipalDep,
+    run: Annotated[int | None, Query(description="coverage run (default: the newest)")] = None,
+    township: Annotated[str | None, Query(description="6-digit county or 9-digit township code")] = None,
+    rule: Annotated[list[str] | None, Query(description="villages-lacking: rules to list villages by")] = None,
+    since: Annotated[int | None, Query(description="changes: the earlier run (default: the one before)")] = None,
 ) -> Report:
+    """The report a request names, built as the asking account sees the data."""
     if name in PERSONAL and not principal.personal:
         # Household rows are personal data: only roles allowed to see it may have them (row-level
         # security hides the rows too; this says why instead of answering an empty list).
@@ -45,7 +41,10 @@ def _report(
             f"The household list is personal data: role {principal.role} may not see it",
             report=name,
         )
-    return build_report(engine, catalog, name, run, area, rule, since)
+    return build_report(engine, catalog, name, run, township, rule, since)
+
+
+ReportDep = Annotated[Report, Depends(requested_report)]
 
 
 @router.get("/reports", response_class=HTMLResponse)
@@ -56,8 +55,9 @@ def reports_page(engine: EngineDep, settings: SettingsDep, principal: PrincipalD
             text("SELECT id, created_at, data_version FROM coverage_runs ORDER BY id DESC LIMIT 50")
         ).all()
         towns = conn.execute(text("SELECT code, name FROM townships ORDER BY code")).all()
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(settings.web_dir / "templates"), autoescape=True)
-    page = env.get_template("reports.html").render(
+    page = render_template(
+        settings.web_dir / "templates",
+        "reports.html",
         reports=REPORTS,
         formats=FORMATS,
         personal=set() if principal.personal else PERSONAL,
@@ -71,22 +71,19 @@ def reports_page(engine: EngineDep, settings: SettingsDep, principal: PrincipalD
 
 @router.get("/reports/{name}.{fmt}", response_model=None)
 def download(
-    name: str,
-    fmt: str,
-    engine: EngineDep,
+    fmt: Annotated[str, Depends(check_format)],  # checked before the report is built
     system: SystemEngineDep,
     principal: PrincipalDep,
-    catalog: CatalogDep,
     settings: SettingsDep,
-    run: RunQ = None,
-    township: AreaQ = None,
-    rule: RuleQ = None,
-    since: SinceQ = None,
+    report: ReportDep,
 ) -> HTMLResponse | StreamingResponse | FileResponse:
     """A report in one format (``html`` opens in the browser; the rest download)."""
-    check_format(fmt)
-    report = _report(engine, catalog, principal, name, run, township, rule, since)
-    record(system, principal, "export", {"report": name, "format": fmt, "run": report.run["run_id"], "area": township})
+    record(
+        system,
+        principal,
+        "export",
+        {"report": report.name, "format": fmt, "run": report.run["run_id"], "area": report.area},
+    )
     templates = settings.web_dir / "templates"
     attachment = {"Content-Disposition": f'attachment; filename="{filename(report, fmt)}"'}
     if fmt == "html":
@@ -113,18 +110,8 @@ def list_reports() -> dict:
 
 
 @router.get("/api/reports/{name}")
-def report_json(
-    name: str,
-    engine: EngineDep,
-    principal: PrincipalDep,
-    catalog: CatalogDep,
-    run: RunQ = None,
-    township: AreaQ = None,
-    rule: RuleQ = None,
-    since: SinceQ = None,
-) -> dict:
+def report_json(report: ReportDep) -> dict:
     """A report's tables as JSON: the run it comes from, and each section's columns and rows."""
-    report = _report(engine, catalog, principal, name, run, township, rule, since)
     return {
         "report": report.name,
         "label": report.zh,

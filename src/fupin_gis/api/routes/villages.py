@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import jinja2
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
 from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep
 from fupin_gis.mapping.village import village_facts, village_map
+from fupin_gis.resources import render_template
 
 router = APIRouter(tags=["villages"])
 
@@ -50,8 +50,7 @@ def village_json(code: str, engine: EngineDep, catalog: CatalogDep) -> dict:
 def village_page(code: str, engine: EngineDep, catalog: CatalogDep, settings: SettingsDep) -> HTMLResponse:
     """The village page: map, the seven checks with reasons, the numbers behind them, the assets."""
     facts = village_facts(engine, catalog, code)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(settings.web_dir / "templates"), autoescape=True)
-    return HTMLResponse(env.get_template("village.html").render(v=facts))
+    return HTMLResponse(render_template(settings.web_dir / "templates", "village.html", v=facts))
 
 
 @router.get("/villages/{code}/map", response_class=HTMLResponse)
