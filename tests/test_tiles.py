@@ -17,7 +17,9 @@ from sqlalchemy import Engine, text
 from fupin_gis.catalog import Catalog
 from fupin_gis.ingest.batches import rollback
 from fupin_gis.main import create_app
+from fupin_gis.mapping.build import home_view
 from fupin_gis.settings import Settings
+from fupin_gis.tiles.cache import home_tiles
 from fupin_gis.tiles.mvt import EXTENT, tile_ranges
 
 
@@ -167,9 +169,11 @@ def test_import_and_rollback_invalidate_exactly_their_tiles(
 
 def test_low_zoom_roads_come_from_the_overview(client: TestClient, import_engine: Engine) -> None:
     with import_engine.connect() as conn:
-        lon, lat, total = conn.execute(
+        lon, lat, total, *box = conn.execute(
             text(
-                "SELECT ST_X(ST_Centroid(ST_Extent(geom))), ST_Y(ST_Centroid(ST_Extent(geom))), sum(ST_Length(geom::geography)) FROM roads"
+                "SELECT ST_X(ST_Centroid(ST_Extent(geom))), ST_Y(ST_Centroid(ST_Extent(geom))), "
+                "sum(ST_Length(geom::geography)), min(ST_XMin(geom)), min(ST_YMin(geom)), max(ST_XMax(geom)), "
+                "max(ST_YMax(geom)) FROM roads"
             )
         ).one()
     x, y = tile_of(lon, lat, 9)
@@ -179,10 +183,16 @@ def test_low_zoom_roads_come_from_the_overview(client: TestClient, import_engine
         kept = conn.execute(
             text("SELECT sum(ST_Length(geom::geography)) FROM tile_overview WHERE layer = 'roads' AND band = 10")
         ).scalar_one()
+        pieces = conn.execute(
+            text("SELECT count(*), count(DISTINCT s) FROM tile_overview WHERE layer = 'roads' AND band = 10")
+        ).one()
     assert built == [10]
     assert {f["properties"]["_s"] for f in roads} <= {"hardened", "gravel", "earth"}
     assert 0.9 * total < kept <= 1.01 * total  # merged and simplified, not lost
-    assert len(roads) < 2040
+    # one multiline per style value and zoom-10 cell: a handful of features for the browser to draw
+    z10, x0, x1, y0, y1 = tile_ranges(box, 10, grow=0)[10]
+    assert len(roads) <= pieces[0] <= pieces[1] * (x1 - x0 + 1) * (y1 - y0 + 1)
+    assert all(f["geometry"]["type"] in ("LineString", "MultiLineString") for f in roads)
 
 
 def test_several_layers_in_one_tile(client: TestClient) -> None:
@@ -254,12 +264,23 @@ def test_tianditu_c_map(base_settings: Settings, import_engine: Engine) -> None:
     assert '"zoomOffset": 1' in html and 'grid=c"' in html  # the vector tiles in the same grid
 
 
-def test_overviews_are_built_in_the_background(base_settings: Settings, import_engine: Engine) -> None:
+def test_overviews_are_built_in_the_background(
+    base_settings: Settings, import_engine: Engine, catalog: Catalog
+) -> None:
     url = import_engine.url.render_as_string(hide_password=False)
     warm = base_settings.map.model_copy(update={"warm_overviews": True})
     with TestClient(create_app(base_settings.model_copy(update={"database_url": url, "map": warm}))) as c:
         c.app.state.warmer.join(60)  # type: ignore[attr-defined]
         with import_engine.connect() as conn:
             built = conn.execute(text("SELECT layer, band FROM tile_overview_built ORDER BY 1, 2")).all()
+            cached_rows = [tuple(r) for r in conn.execute(text("SELECT layer, z, x, y FROM tile_cache")).all()]
     assert ("roads", 8) in built and ("roads", 10) in built and ("roads", 11) in built
     assert ("water_points", 8) in built and not any(layer == "villages" for layer, _ in built)  # polygons: none
+    # then the tiles the map's first view asks for: the switched-on layers over the data's box
+    view = home_view(import_engine, catalog, warm)
+    (s, w), (n, e) = view.bounds
+    tiles = home_tiles((w, s, e, n), view.grid)
+    assert (0, 0, 0) in tiles and max(z for z, _, _ in tiles) >= 8
+    assert "roads" in view.first_tiles() and "households" not in view.first_tiles()
+    stored = set(cached_rows)
+    assert {(layer, *t) for layer in view.first_tiles() for t in tiles} <= stored

@@ -4,12 +4,14 @@ and labelled from ``layers/``, with no resource loaded from outside the app."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
 import folium
 from branca.element import Element, Figure
+from folium.map import FitBounds
 from folium.plugins import VectorGridProtobuf
 from folium.template import Template
 from sqlalchemy import Engine, text
@@ -241,13 +243,34 @@ def _basemap(m: folium.Map, settings: MapSettings) -> None:
             tiles.add_to(m)
 
 
-def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium.Map:
-    """The planner's map: every layer as vector tiles, so the page stays small at any data size."""
+def fit(m: folium.Map, bounds: list) -> None:
+    """Open ``m`` on ``bounds`` at once: folium's animated fitBounds would have the layers added meanwhile
+    load their tiles at the initial zoom first, then again at the fitted one."""
+    fb = FitBounds(bounds)
+    fb.options["animate"] = False
+    fb.add_to(m)
+
+
+@dataclass
+class HomeView:
+    """What the map opens on: the tile grid, the newest coverage run, the data's bounds (lat/lon) and,
+    per catalog layer, its feature count, whether it starts switched on and the zoom it is drawn from."""
+
+    grid: str
+    run: int | None
+    bounds: list | None
+    layers: list[tuple[LayerSpec, int, bool, int]]
+
+    def first_tiles(self) -> list[str]:
+        """The tile layers the first view asks for: the coverage run's and every layer switched on."""
+        shown = [spec.name for spec, n, show, min_zoom in self.layers if n and show and not min_zoom]
+        return (["coverage"] if self.run is not None else []) + shown
+
+
+def home_view(engine: Engine, catalog: Catalog, settings: MapSettings) -> HomeView:
+    """The map's first view, from the data (see ``HomeView``)."""
     counts = layer_counts(engine, catalog)
     grid = "c" if settings.basemap == "tianditu" and settings.tianditu_grid == "c" else "w"
-    crs = "EPSG4326" if grid == "c" else "EPSG3857"
-    m = folium.Map(tiles=None, control_scale=True, zoom_start=10, location=(31.9, 107.2), crs=crs)
-    _basemap(m, settings)
     with engine.connect() as conn:
         run = conn.execute(text("SELECT max(id) FROM coverage_runs")).scalar_one()
         extent = conn.execute(
@@ -256,25 +279,39 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
                 "FROM (SELECT ST_Extent(geom) AS e FROM counties) s"
             )
         ).one()
-    bounds = None
-    if extent[0] is not None:  # before the layers: their tiles load at the final zoom only
-        bounds = [[extent[1], extent[0]], [extent[3], extent[2]]]
-        m.fit_bounds(bounds)
+    bounds = None if extent[0] is None else [[extent[1], extent[0]], [extent[3], extent[2]]]
+    layers = []
+    for spec in catalog.ordered():
+        n = counts[spec.name]
+        # Dense polygon layers (slope farmland, village groups of a county) are drawn from zoom 12:
+        # at the county's zoom they would be tens of thousands of specks and slow the first view.
+        dense = spec.style.kind == "polygon" and n > DENSE_POLYGONS
+        # with a coverage run the villages are drawn coloured by it: the plain layer starts hidden
+        show = spec.name not in HIDDEN_BY_DEFAULT and not (run is not None and spec.name == "villages")
+        layers.append((spec, n, show, 12 if dense else 0))
+    return HomeView(grid, run, bounds, layers)
+
+
+def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium.Map:
+    """The planner's map: every layer as vector tiles, so the page stays small at any data size."""
+    view = home_view(engine, catalog, settings)
+    grid, run, bounds = view.grid, view.run, view.bounds
+    crs = "EPSG4326" if grid == "c" else "EPSG3857"
+    # without data, China; with data, its bounds (fitted below)
+    centre = (35.0, 105.0) if bounds is None else ((bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2)
+    m = folium.Map(tiles=None, control_scale=True, zoom_start=4 if bounds is None else 9, location=centre, crs=crs)
+    _basemap(m, settings)
+    if bounds is not None:  # before the layers: their tiles load at the final zoom only
+        fit(m, bounds)
     if run is not None:
         # Coverage first, so it lies under the layers and their features stay clickable.
         TileLayer(
             "coverage", "村通硬化路（最新覆盖分析）Village road access", True, {"run": run}, bounds=bounds, grid=grid
         ).add_to(m)
     shown: list[LayerSpec] = []
-    for spec in catalog.ordered():
-        n = counts[spec.name]
-        # Dense polygon layers (slope farmland, village groups of a county) are drawn from zoom 12:
-        # at the county's zoom they would be tens of thousands of specks and slow the first view.
-        dense = spec.style.kind == "polygon" and n > DENSE_POLYGONS
-        name = f"{spec.label} {spec.en} ({n:,})" + (" — 放大后显示 / from zoom 12" if dense else "")
-        # with a coverage run the villages are drawn coloured by it: the plain layer starts hidden
-        show = spec.name not in HIDDEN_BY_DEFAULT and not (run is not None and spec.name == "villages")
-        LayerSwitch(spec.name, name, show, 12 if dense else 0).add_to(m)
+    for spec, n, show, min_zoom in view.layers:
+        name = f"{spec.label} {spec.en} ({n:,})" + (f" — 放大后显示 / from zoom {min_zoom}" if min_zoom else "")
+        LayerSwitch(spec.name, name, show, min_zoom).add_to(m)
         if n:
             shown.append(spec)
     AllLayers([spec.name for spec in catalog.ordered()], bounds, grid).add_to(m)

@@ -15,7 +15,7 @@ from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.coverage.checklists import load_checklists
 from fupin_gis.errors import InvalidInput, NotFound
 from fupin_gis.mapping.assets import localise
-from fupin_gis.mapping.build import style_variants
+from fupin_gis.mapping.build import fit, style_variants
 
 # layers drawn on the village map, bottom to top
 MAP_LAYERS = ["slope_farmland", "roads", "water_lines", "water_points", "facilities"]
@@ -223,7 +223,7 @@ def village_map(engine: Engine, catalog: Catalog, code: str) -> folium.Map:
                 fill_opacity=1,
                 tooltip=f"{facts['name']} 村委会驻地 / village seat",
             ).add_to(m)
-    m.fit_bounds([[y0, x0], [y1, x1]])
+    fit(m, [[y0, x0], [y1, x1]])
     folium.LayerControl(collapsed=True).add_to(m)
     root = m.get_root()
     assert isinstance(root, Figure)

@@ -152,3 +152,32 @@ def warm_overviews(engine: Engine, catalog: Catalog) -> None:
         for b in sorted(bands):
             with engine.begin() as conn:
                 ensure_overview(conn, spec, b)
+
+
+HOME_TILES = 16  # the first view's zooms: up to the first whose tiles over the data's box number more
+
+
+def home_tiles(bbox: tuple[float, float, float, float], grid: str = "w") -> list[tuple[int, int, int]]:
+    """The tiles (z, x, y) a first view of the whole lon/lat box may ask for, whatever the screen: the
+    likeliest first (a zoom whose tiles over the box are about 2 × 2, a screen of 512-pixel tiles)."""
+    zooms = []
+    for z, x0, x1, y0, y1 in tile_ranges(bbox, DETAIL_ZOOM - 1, grid, grow=0):
+        if (x1 - x0 + 1) * (y1 - y0 + 1) > HOME_TILES:
+            break
+        zooms.append([(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)])
+    zooms.sort(key=lambda tiles: (abs(len(tiles) - 4), -tiles[0][0]))
+    return [t for tiles in zooms for t in tiles]
+
+
+def warm_home_view(
+    engine: Engine,
+    catalog: Catalog,
+    layers: list[str],
+    run: int | None,
+    bbox: tuple[float, float, float, float],
+    grid: str = "w",
+) -> None:
+    """Render into the cache the tiles of ``layers`` (``coverage`` of ``run`` included) a first view
+    of ``bbox`` asks for, so that view is served at once after a start or an import."""
+    for z, x, y in home_tiles(bbox, grid):
+        get_tiles(engine, catalog, layers, z, x, y, run, grid=grid)

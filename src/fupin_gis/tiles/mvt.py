@@ -137,7 +137,8 @@ def band(spec: LayerSpec, z: int) -> int | None:
 
 def overview_build(spec: LayerSpec, b: int) -> str:
     """SQL that fills ``tile_overview`` for ``spec`` at band ``b``: lines merged per style value and
-    cell (a tile of zoom ``b``), simplified to half a pixel, pieces under a pixel dropped; points
+    cell (a tile of zoom ``b``), simplified to half a pixel, pieces under a pixel dropped, and
+    collected into one multiline per value and cell; points
     reduced to one per two pixels and value."""
     px = pixel_degrees(b)
     style = _style_expr(spec)
@@ -146,12 +147,14 @@ def overview_build(spec: LayerSpec, b: int) -> str:
             f"INSERT INTO tile_overview (layer, band, s, geom) SELECT DISTINCT '{spec.name}', {b}, s, g FROM ("
             f"SELECT {style} AS s, ST_SnapToGrid((ST_Dump(l.geom)).geom, {2 * px}) AS g FROM {spec.name} l) x"
         )
+    # One multiline per value and cell: the browser draws a few hundred features for a county, not
+    # the tens of thousands of pieces a road network stays after merging lines at its junctions.
     return (
-        f"INSERT INTO tile_overview (layer, band, s, geom) SELECT '{spec.name}', {b}, s, g FROM ("
-        f"SELECT s, (ST_Dump(ST_Simplify(ST_LineMerge(ST_Collect(geom)), {px / 2}))).geom AS g FROM ("
+        f"INSERT INTO tile_overview (layer, band, s, geom) SELECT '{spec.name}', {b}, s, ST_Multi(ST_Collect(g)) FROM ("
+        f"SELECT s, c, (ST_Dump(ST_Simplify(ST_LineMerge(ST_Collect(geom)), {px / 2}))).geom AS g FROM ("
         f"SELECT {style} AS s, d.geom, ST_SnapToGrid(ST_StartPoint(d.geom), {px * 256}) AS c "
         f"FROM {spec.name} l, LATERAL ST_Dump(l.geom) d) parts GROUP BY s, c) merged "
-        f"WHERE NOT ST_IsEmpty(g) AND ST_Length(g) >= {px}"
+        f"WHERE NOT ST_IsEmpty(g) AND ST_Length(g) >= {px} GROUP BY s, c"
     )
 
 
@@ -208,9 +211,10 @@ def render(
 
 
 def tile_ranges(
-    bbox: tuple[float, float, float, float], max_zoom: int = MAX_ZOOM, grid: str = "w"
+    bbox: tuple[float, float, float, float], max_zoom: int = MAX_ZOOM, grid: str = "w", grow: int = 1
 ) -> list[tuple[int, int, int, int, int]]:
-    """Per zoom, the tiles (z, x0, x1, y0, y1) of ``grid`` a lon/lat box touches, grown by one tile for buffers."""
+    """Per zoom, the tiles (z, x0, x1, y0, y1) of ``grid`` a lon/lat box touches, grown by ``grow``
+    tiles (one by default: a tile's buffer reaches into its neighbours)."""
 
     def tx(lon: float, z: int) -> int:
         if grid == "c":
@@ -231,10 +235,10 @@ def tile_ranges(
         out.append(
             (
                 z,
-                max(tx(xmin, z) - 1, 0),
-                min(tx(xmax, z) + 1, width - 1),
-                max(ty(ymax, z) - 1, 0),
-                min(ty(ymin, z) + 1, n - 1),
+                max(tx(xmin, z) - grow, 0),
+                min(tx(xmax, z) + grow, width - 1),
+                max(ty(ymax, z) - grow, 0),
+                min(ty(ymin, z) + grow, n - 1),
             )
         )
     return out
