@@ -206,3 +206,86 @@ def test_disabled_accounts_and_append_only_audit(app_client: TestClient, import_
         conn.execute(text("UPDATE audit_log SET action = 'x'"))
     with pytest.raises(DBAPIError, match="append-only"), import_engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_log"))
+
+
+def test_edits_are_batches_checked_against_the_scope(
+    app_client: TestClient, import_engine: Engine, towns: tuple[str, str]
+) -> None:
+    a, b = towns
+    with import_engine.connect() as conn:
+        seat_a, seat_b = (
+            conn.execute(
+                text("SELECT code, ST_X(seat), ST_Y(seat) FROM villages WHERE code LIKE :t || '%' LIMIT 1"), {"t": t}
+            ).one()
+            for t in (a, b)
+        )
+    eng_a, eng_b, admin = (bearer(import_engine, u) for u in ("eng_a", "eng_b", "admin"))
+    made = app_client.post(
+        "/api/layers/water_points/imports",
+        files={"file": ("well.geojson", _well(seat_a[1] + 0.0003, seat_a[2], "EDIT-A", seat_a[0]), "application/json")},
+        headers=eng_a,
+    )
+    assert made.status_code == 201, made.text
+    with import_engine.connect() as conn:
+        fid = conn.execute(text("SELECT id FROM water_points WHERE code = 'EDIT-A'")).scalar_one()
+
+    def row() -> tuple:
+        with import_engine.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT kind, working, households_served, ST_X(geom), ST_Y(geom), batch_id "
+                    "FROM water_points WHERE id = :i"
+                ),
+                {"i": fid},
+            ).one()
+
+    url = f"/api/layers/water_points/features/{fid}"
+    assert app_client.get(url, headers=eng_b).status_code == 404  # outside eng_b's scope: not even seen
+    shown = app_client.get(url, headers=eng_a).json()
+    assert shown["properties"]["code"] == "EDIT-A" and shown["geometry"]["type"] == "Point"
+    before = row()
+    assert app_client.patch(url, json={"properties": {"working": "否"}}, headers=eng_b).status_code == 403
+    assert (
+        app_client.patch(
+            url, json={"properties": {"working": "否"}}, headers=bearer(import_engine, "planner")
+        ).status_code
+        == 403
+    )
+    for body, field in [
+        ({"properties": {"kind": "火箭"}}, "kind"),
+        ({"properties": {"nope": 1}}, "nope"),
+        ({"properties": {"code": "OTHER"}}, "code"),
+        ({"properties": {"households_served": "XX0"}}, "households_served"),
+        ({"properties": {"kind": None}}, "kind"),
+        ({}, "properties"),
+        ({"geometry": {"type": "LineString", "coordinates": [[107, 31], [107.1, 31]]}}, "geometry"),
+        ({"geometry": {"type": "Point", "coordinates": [500000, 3500000]}}, "geometry"),
+        ({"geometry": "POINT(1 2)"}, "geometry"),
+    ]:
+        answer = app_client.patch(url, json=body, headers=eng_a)
+        assert 400 <= answer.status_code < 500 and answer.json()["field"].endswith(field), (body, answer.text)
+        assert answer.json()["message"] and answer.json()["message_en"]
+    moved_out = {"properties": {"village_code": seat_b[0]}}  # a well belongs to its village's scope
+    assert app_client.patch(url, json=moved_out, headers=eng_a).status_code == 403
+    assert row() == before
+
+    body = {
+        "properties": {"kind": "水窖", "working": "否", "households_served": "１２０"},
+        "geometry": {"type": "Point", "coordinates": [seat_a[1] + 0.0005, seat_a[2]]},
+    }
+    edited = app_client.patch(url, json=body, headers=eng_a)
+    assert edited.status_code == 200, edited.text
+    result = edited.json()
+    assert set(result["changes"]) == {"kind", "working", "households_served", "geom"}
+    assert result["changes"]["kind"] == {"old": "hand_pump_well", "new": "storage_tank"}
+    after = row()
+    assert after[:3] == ("storage_tank", False, 120) and after[5] == result["batch"]
+    assert math.isclose(after[3], seat_a[1] + 0.0005, abs_tol=1e-9) and math.isclose(after[4], seat_a[2], abs_tol=1e-9)
+    batch = app_client.get(f"/api/imports/{result['batch']}", headers=admin).json()
+    assert batch["source"] == f"edit: water_points {fid}" and batch["counts"]["updated"] == 1
+    assert app_client.delete(f"/api/imports/{result['batch']}", headers=eng_a).status_code == 200
+    assert row() == before  # rolled back exactly
+    with import_engine.connect() as conn:
+        actions = conn.execute(text("SELECT action, detail FROM audit_log WHERE username = 'eng_a'")).all()
+    assert any(action == "edit" and detail["feature"] == fid for action, detail in actions)
+    assert app_client.delete(f"/api/imports/{made.json()['batch']}", headers=eng_a).status_code == 200

@@ -100,3 +100,27 @@ def test_map_shows_the_latest_coverage(client: TestClient, engine) -> None:  # n
     mine = next(f["properties"] for f in tile["coverage"]["features"] if f["properties"]["code"] == cut_off["code"])
     assert mine["name"] == cut_off["name"] and mine["_s"] == "gap"
     assert mine["gap_m"] == round(cut_off["road_access"]["gap_m"])
+
+
+def test_feature_routes_answer_bad_input_in_both_languages(client: TestClient, conn: Connection) -> None:
+    fid, code = conn.execute(text("SELECT id, code FROM roads ORDER BY id LIMIT 1")).one()
+    feature = client.get(f"/api/layers/roads/features/{fid}").json()
+    assert feature["type"] == "Feature" and feature["properties"]["code"] == code
+    assert feature["geometry"]["type"] == "MultiLineString"
+    page = client.get(f"/layers/roads/features/{fid}", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and code in page.text and "道路" in page.text
+    for url, status in [
+        ("/api/layers/roads/features/999999999", 404),
+        ("/api/layers/nope/features/1", 404),
+        ("/api/layers/roads/features/abc", 422),
+    ]:
+        answer = client.get(url)
+        assert answer.status_code == status and answer.json()["message"] and answer.json()["message_en"], url
+    html = client.get("/layers/roads/features/999999999", headers={"Accept": "text/html"})
+    assert html.status_code == 404 and "999999999" in html.text
+    for body in ["not json", '{"properties": []}', '{"geometry": 5}']:
+        answer = client.patch(
+            f"/api/layers/roads/features/{fid}", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert answer.status_code in (400, 422) and answer.json()["message_en"], body
+    assert conn.execute(text("SELECT code FROM roads WHERE id = :i"), {"i": fid}).scalar_one() == code

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 
 from fupin_gis.catalog import Catalog
 from fupin_gis.demo import DemoCounty
+from fupin_gis.ingest.batches import rollback
 from fupin_gis.main import create_app
 from fupin_gis.settings import Settings
 
@@ -191,6 +192,58 @@ def test_search_and_village_page_in_chromium(server: str, engine: Engine, output
         page.wait_for_timeout(500)
         page.screenshot(path=str(output_dir / "village.png"), full_page=True)
         browser.close()
+    assert errors == []
+
+
+@pytest.mark.browser
+def test_feature_page_edit_in_chromium(server: str, engine: Engine, catalog: Catalog, output_dir: Path) -> None:
+    """Click a water point on the map, open its page from the popup, change a field, save, roll back."""
+    with engine.connect() as conn:
+        fid, lon, lat, working = conn.execute(
+            text("SELECT id, ST_X(geom), ST_Y(geom), working FROM water_points WHERE working IS NOT NULL ORDER BY id")
+        ).first()
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server + "/", wait_until="load")
+        page.evaluate(
+            """([lat, lon]) => { Object.values(window).find(v => v instanceof L.Map).setView([lat, lon], 17, {animate: false}); }""",
+            [lat, lon],
+        )
+        page.wait_for_function(
+            """() => { const m = Object.values(window).find(v => v instanceof L.Map); let ready = true;
+                       m.eachLayer(l => { if (l._vectorTiles && (l._tileZoom !== 17 || l.isLoading())) ready = false; });
+                       return ready; }"""
+        )
+        page.mouse.click(700, 450)  # the map's centre: the water point, the smallest feature there
+        page.wait_for_selector(".fupin-popup a.feature-link")
+        page.click(".fupin-popup a.feature-link")
+        page.wait_for_url(f"{server}/layers/water_points/features/{fid}")
+        assert "水源点" in page.inner_text("h1")
+        page.select_option("select[name=working]", "false" if working else "true")
+        page.fill("input[name=households_served]", "１２")  # full-width digits, read as 12
+        page.click("#save")
+        page.wait_for_selector("#status.good")
+        assert page.input_value("input[name=households_served]") == "12"  # as stored
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(output_dir / "feature-edit.png"), full_page=True)
+        page.fill("input[name=households_served]", "l2x")  # a typo the parser will not guess
+        page.click("#save")
+        page.wait_for_selector("#status.bad")
+        assert "households_served" in page.inner_text("#status")
+        assert page.locator("#f-households_served.bad").count() == 1
+        browser.close()
+    with engine.connect() as conn:
+        now, served, batch = conn.execute(
+            text("SELECT working, households_served, batch_id FROM water_points WHERE id = :i"), {"i": fid}
+        ).one()
+        source = conn.execute(text("SELECT source FROM batches WHERE id = :b"), {"b": batch}).scalar_one()
+    assert now is (not working) and served == 12 and source == f"edit: water_points {fid}"
+    rollback(engine, catalog, batch)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT working FROM water_points WHERE id = :i"), {"i": fid}).scalar_one() is working
     assert errors == []
 
 

@@ -32,8 +32,12 @@
 
   // Feature ids unique across layers and tiles: VectorGrid files each drawn feature under its id
   // together with the MVT layer it came from, which the popup needs.
+  // The feature's own id (its row in the layer) is kept as _id for the popup's link to its page.
   var nextId = 0;
-  window.fupinFeatureId = function () { return ++nextId; };
+  window.fupinFeatureId = function (feature) {
+    if (feature && feature.properties && feature.id !== undefined) feature.properties._id = feature.id;
+    return ++nextId;
+  };
 
   // A click is answered by the smallest feature under the pointer across the visible layers (a
   // point before the road it sits on, a village before its planning area); the tile canvases let
@@ -122,6 +126,9 @@
     if (!rows || (spec.popup.length > 1 && Object.keys(p).length <= 2)) rows += '<tr><td colspan="2">' + esc(F.zoomHint) + "</td></tr>";
     if ((layer === "coverage" || layer === "villages") && /^\d{12}$/.test(p.code || "")) {
       rows += '<tr><td colspan="2"><a href="/villages/' + p.code + '">村页面 / village page →</a></td></tr>';
+    }
+    if (layer !== "coverage" && p._id !== undefined) {  // a feature of the layer (overview pieces have no id)
+      rows += '<tr><td colspan="2"><a class="feature-link" href="/layers/' + layer + "/features/" + p._id + '">详情与编辑 / details and edit →</a></td></tr>';
     }
     L.popup({ maxWidth: 360 })
       .setLatLng(latlng)

@@ -159,10 +159,11 @@ def overview_build(spec: LayerSpec, b: int) -> str:
 
 
 def overview_query(spec: LayerSpec, b: int, grid: str = "w") -> str:
-    """The SQL that renders a low-zoom tile of ``spec`` from its overview at band ``b``."""
+    """The SQL that renders a low-zoom tile of ``spec`` from its overview at band ``b`` (features without
+    an id: they stand for many of the layer's)."""
     return (
-        _frame(grid) + f"SELECT ST_AsMVT(t.*, '{spec.name}', {EXTENT}, 'geom', 'id') FROM ("
-        f"SELECT o.id, o.s AS _s, ST_AsMVTGeom({_to_tile('o.geom', grid)}, q.e, {EXTENT}, {BUFFER}, true) AS geom "
+        _frame(grid) + f"SELECT ST_AsMVT(t.*, '{spec.name}', {EXTENT}, 'geom') FROM ("
+        f"SELECT o.s AS _s, ST_AsMVTGeom({_to_tile('o.geom', grid)}, q.e, {EXTENT}, {BUFFER}, true) AS geom "
         f"FROM tile_overview o, q WHERE o.layer = '{spec.name}' AND o.band = {b} AND o.geom && q.g) t "
         "WHERE t.geom IS NOT NULL"
     )

@@ -1,12 +1,18 @@
-"""``/api/layers``: the catalog with feature counts."""
+"""``/api/layers``: the catalog with feature counts; one feature, read and edited."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from fupin_gis.api.background import warm_in_background
+from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep, SystemEngineDep, require
+from fupin_gis.auth.accounts import WRITERS, Principal, record
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.db.setup import layer_counts
+from fupin_gis.ingest.edit import edit_feature, feature_row
 
 router = APIRouter(prefix="/api/layers", tags=["layers"])
 
@@ -37,3 +43,50 @@ def list_layers(catalog: CatalogDep, engine: EngineDep) -> list[dict]:
 def get_layer(spec: LayerDep, catalog: CatalogDep, engine: EngineDep) -> dict:
     """One layer of the catalog with its feature count."""
     return layer_summary(spec, catalog, layer_counts(engine, catalog)[spec.name])
+
+
+class FeatureEdit(BaseModel):
+    """What an edit changes: catalog fields (values as a surveyor would write them) and/or the geometry."""
+
+    properties: dict[str, Any] = Field(default_factory=dict, description="字段 → 新值 / field → new value")
+    geometry: dict[str, Any] | None = Field(default=None, description="GeoJSON, CGCS2000 lon/lat")
+
+
+@router.get("/{layer}/features/{feature}")
+def get_feature(spec: LayerDep, feature: int, engine: EngineDep) -> dict:
+    """One feature as GeoJSON (only inside the asker's scope)."""
+    with engine.connect() as conn:
+        row = feature_row(conn, spec, feature)
+    geom = row.pop("geom")
+    return {"type": "Feature", "id": feature, "geometry": geom, "properties": row}
+
+
+@router.patch("/{layer}/features/{feature}")
+def patch_feature(
+    request: Request,
+    spec: LayerDep,
+    feature: int,
+    edit: FeatureEdit,
+    system: SystemEngineDep,
+    catalog: CatalogDep,
+    principal: Annotated[Principal, Depends(require(*WRITERS))],
+) -> dict:
+    """Edit one feature as a batch of its own (listed with the imports, rolled back the same way)."""
+    result = edit_feature(
+        principal.scoped(system, rls=False),
+        catalog,
+        spec,
+        feature,
+        edit.properties,
+        edit.geometry,
+        principal.username,
+        principal.scope,
+    )
+    record(
+        system,
+        principal,
+        "edit",
+        {k: result[k] for k in ("batch", "layer", "feature")} | {"fields": list(result["changes"])},
+    )
+    warm_in_background(request.app)  # the edit dropped the layer's overviews
+    return result

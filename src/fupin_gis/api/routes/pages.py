@@ -1,13 +1,18 @@
-"""HTML pages: ``/`` is the map of every layer, ``/upload`` the upload page, ``/batches`` the import batches."""
+"""HTML pages: ``/`` is the map of every layer, ``/upload`` the upload page, ``/batches`` the import batches,
+``/layers/{layer}/features/{id}`` one feature (edited by engineers)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import text
 
-from fupin_gis.api.deps import CatalogDep, EngineDep, PrincipalDep, SettingsDep
+from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep, PrincipalDep, SettingsDep
+from fupin_gis.auth.accounts import WRITERS
 from fupin_gis.ingest.batches import list_batches
+from fupin_gis.ingest.edit import feature_row
 from fupin_gis.mapping.build import build_map
 from fupin_gis.resources import render_template
 from fupin_gis.settings import Settings
@@ -50,6 +55,51 @@ def batches_page(
     """Import batches, newest first, each committed one with a rollback button."""
     labels = {s.name: s.label for s in catalog.ordered()}
     return _template(settings, "batches.html", batches=list_batches(engine), labels=labels)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@router.get("/layers/{layer}/features/{feature}", response_class=HTMLResponse)
+def feature_page(
+    spec: LayerDep, feature: int, engine: EngineDep, catalog: CatalogDep, settings: SettingsDep, principal: PrincipalDep
+) -> HTMLResponse:
+    """One feature's fields with catalog labels, its geometry on a map, and (for engineers) a form to edit them."""
+    with engine.connect() as conn:
+        row = feature_row(conn, spec, feature)
+    fields = []
+    for f in spec.fields:
+        options = None
+        if f.type == "enum":
+            options = [(v.key, f"{v.label} {v.en}") for v in f.enum_values(catalog)]
+        elif f.type == "boolean":
+            options = [("true", "是 yes"), ("false", "否 no")]
+        fields.append(
+            {
+                "name": f.name,
+                "label": f.label,
+                "en": f.en,
+                "unit": f.unit,
+                "value": _shown(row.get(f.name)),
+                "options": options,
+                "readonly": f.name == spec.key,
+            }
+        )
+    return _template(
+        settings,
+        "feature.html",
+        spec=spec,
+        feature_id=feature,
+        fields=fields,
+        geometry=row["geom"],
+        can_edit=principal.role in WRITERS,
+        role=principal.role,
+    )
 
 
 @router.get("/favicon.ico", include_in_schema=False)
