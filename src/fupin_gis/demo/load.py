@@ -90,8 +90,10 @@ def load_demo(engine: Engine, catalog: Catalog, county: DemoCounty, progress: Co
                     copy.write(buf.getvalue())
                     bar.advance(task, len(chunk))
             counts[name] = len(rows)
+    # statistics for the planner, and hint bits and the visibility map set once here rather than by
+    # whichever query first reads the freshly copied rows
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("ANALYZE"))
+        conn.execute(text("VACUUM ANALYZE"))
     return counts
 
 

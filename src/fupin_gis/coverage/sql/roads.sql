@@ -1,6 +1,8 @@
--- Road parts in the metric CRS, with whether each counts for village access (rule 1).
+-- Roads as stored (metric transformation in numpy: see load_roads), with whether each counts for
+-- village access (rule 1) and crosses others without a junction (bridge or tunnel).
 SELECT r.id,
-       ST_AsBinary((ST_Dump(ST_Transform(r.geom, :srid))).geom) AS wkb,
+       ST_AsBinary(r.geom) AS wkb,
+       ST_SRID(r.geom) AS srid,
        r.surface = 'hardened'
          AND coalesce(r.width_m >= :min_width, :unknown_width_ok)
          AND r.status = ANY(:built) AS usable,
