@@ -84,6 +84,10 @@ class CoverageSettings(BaseModel):
         default_factory=lambda: data_dir("plans") / "checklists.toml", description="Rule 6's lists."
     )
     rai_distance_m: float = Field(default=2000.0, description="Rule 3: all-season road within this distance.")
+    topology_gap_m: float = Field(
+        default=50.0,
+        description="Topology report: a free road end this close to another road is a near miss; a spur this short an overshoot.",
+    )
     plan_file: Path = Field(
         default_factory=lambda: data_dir("plans") / "tongjiang-2009-2011.toml", description="Rule 7's plan."
     )

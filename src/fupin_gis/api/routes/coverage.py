@@ -1,4 +1,4 @@
-"""``/api/coverage``: run the rules, read stored runs, compare two."""
+"""``/api/coverage``: run the rules, read stored runs, compare two; the road topology report."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep, SystemEngineD
 from fupin_gis.auth.accounts import RUNNERS, Principal, record
 from fupin_gis.coverage.plan import load_plan, measure
 from fupin_gis.coverage.snapshots import create_run, diff_runs, get_run, list_runs
+from fupin_gis.coverage.topology import topology, with_codes
 
 router = APIRouter(prefix="/api/coverage", tags=["coverage"])
 
@@ -65,3 +66,18 @@ def plan_versus_actual(engine: EngineDep, catalog: CatalogDep, settings: Setting
     plan = load_plan(settings.coverage.plan_file, catalog)
     with engine.connect() as conn:
         return measure(conn, plan, catalog)
+
+
+@router.get("/topology")
+def road_topology(
+    engine: EngineDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=0, le=100_000, description="rows per list at most")] = 1000,
+) -> dict:
+    """What engineers should fix in the roads of the caller's scope: ends 5–50 m short of a road,
+    dangling spurs, isolated pieces (counts in ``summary``; each list cut at ``limit``)."""
+    with engine.connect() as conn:
+        result = with_codes(conn, topology(conn, settings.coverage))
+    for key in ("near_misses", "spurs", "isolated"):
+        result[key] = result[key][:limit]
+    return result
