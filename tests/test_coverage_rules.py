@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sqlalchemy import Connection, text
 
 from fupin_gis.catalog import Catalog
 from fupin_gis.coverage import rules
 from fupin_gis.coverage.checklists import load_checklists
+from fupin_gis.coverage.network import build_network
 from fupin_gis.coverage.run import load_roads, run_coverage
 from fupin_gis.demo import DemoCounty
 from fupin_gis.settings import CoverageSettings
@@ -68,9 +70,10 @@ def test_water_access_equals_st_dwithin_household_for_household(demo: DemoCounty
 def test_rural_access_index_equals_st_dwithin(demo: DemoCounty, conn: Connection) -> None:
     _metric_tables(conn)
     hh = rules.load_households(conn, SRID)
-    within = rules.rural_access(
-        load_roads(conn, SRID, CoverageSettings()), hh, 300.0
-    )  # 300 m: a test that can fail here
+    roads = load_roads(conn, SRID, CoverageSettings())
+    within = rules.rural_access(roads.lines[roads.usable], hh, 300.0)  # 300 m: a test that can fail here
+    net = build_network(roads)
+    assert np.array_equal(rules.rural_access(net.geom[net.usable], hh, 300.0), within)  # pieces: the same
     expected = set(
         conn.execute(
             text(

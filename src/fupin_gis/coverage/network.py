@@ -114,10 +114,16 @@ def _cut_all(lines: np.ndarray, cuts: dict[int, list[float]]) -> tuple[np.ndarra
     seg[first] = 0.0
     cum = np.cumsum(seg)
     cum -= np.repeat(cum[first], np.bincount(owner))  # restart at each line
-    big = float(length.max()) * 2 + 1.0
-    key = owner * big + cum  # globally sorted: line by line, then along the line
-    lo = np.searchsorted(key, line_k * big + start, side="right")
-    hi = np.searchsorted(key, line_k * big + end, side="left")
+    # Globally sorted keys, line by line, then along the line in whole micrometres: exact integer
+    # comparisons, so a line is cut the same whatever other lines are cut with it.
+    um = 1_000_000.0
+
+    def key(line: np.ndarray, along: np.ndarray) -> np.ndarray:
+        return (line.astype(np.int64) << 41) + np.round(along * um).astype(np.int64)
+
+    coord_key = key(owner, cum)
+    lo = np.searchsorted(coord_key, key(line_k, start), side="right")
+    hi = np.searchsorted(coord_key, key(line_k, end), side="left")
     a = shapely.get_coordinates(shapely.line_interpolate_point(lines[idx[line_k]], start))
     b = shapely.get_coordinates(shapely.line_interpolate_point(lines[idx[line_k]], end))
     inner = np.maximum(hi - lo, 0)
@@ -134,14 +140,22 @@ def _cut_all(lines: np.ndarray, cuts: dict[int, list[float]]) -> tuple[np.ndarra
     return np.concatenate([lines[whole], pieces]), np.concatenate([whole, idx[line_k]])
 
 
-def build_network(rows: RoadRows, tol: float = 5.0) -> Network:
-    """Node the roads and return the network (see the module docstring)."""
+def cut_roads(rows: RoadRows, tol: float = 5.0) -> tuple[np.ndarray, np.ndarray, dict[int, list[float]]]:
+    """The pieces of every line cut at crossings and T-junctions, in road order (a road's pieces
+    together, as they run), the line of each piece, and the cuts per line."""
     cuts = _split_points(rows, tol)
     geom, source = _cut_all(rows.lines, cuts)
-    road, usable = rows.road_id[source], rows.usable[source]
-    pts = np.vstack(end_points(geom))
+    order = np.argsort(rows.road_id[source], kind="stable")
+    return geom[order], source[order], cuts
+
+
+def node_pieces(
+    geom: np.ndarray, road: np.ndarray, usable: np.ndarray, tol: float = 5.0, split_pieces: int = 0
+) -> Network:
+    """The network of road pieces: ends within ``tol`` of each other are one node."""
+    pts = np.vstack(end_points(geom)) if len(geom) else np.zeros((0, 2))
     # Ends within tol of each other are one node (union of close pairs).
-    pairs = cKDTree(pts).query_pairs(tol, output_type="ndarray")
+    pairs = cKDTree(pts).query_pairs(tol, output_type="ndarray") if len(pts) else np.zeros((0, 2), dtype=int)
     n = len(pts)
     graph = (
         coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
@@ -151,7 +165,7 @@ def build_network(rows: RoadRows, tol: float = 5.0) -> Network:
     n_nodes, label = connected_components(graph, directed=False)
     node_xy = np.zeros((n_nodes, 2))
     np.add.at(node_xy, label, pts)
-    node_xy /= np.bincount(label, minlength=n_nodes)[:, None]
+    node_xy /= np.maximum(np.bincount(label, minlength=n_nodes), 1)[:, None]
     m = len(geom)
     u, v = label[:m], label[m:]
     snapped = int(np.count_nonzero(np.hypot(*(pts - node_xy[label]).T) > 1e-6))
@@ -163,5 +177,12 @@ def build_network(rows: RoadRows, tol: float = 5.0) -> Network:
         np.asarray(usable, dtype=bool),
         np.asarray(road),
         geom,
-        {"split_pieces": int(sum(len(c) for c in cuts.values())), "snapped_ends": snapped},
+        {"split_pieces": split_pieces, "snapped_ends": snapped},
     )
+
+
+def build_network(rows: RoadRows, tol: float = 5.0) -> Network:
+    """Node the roads and return the network (see the module docstring)."""
+    geom, source, cuts = cut_roads(rows, tol)
+    split = int(sum(len(c) for c in cuts.values()))
+    return node_pieces(geom, rows.road_id[source], rows.usable[source], tol, split)

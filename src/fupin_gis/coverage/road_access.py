@@ -135,12 +135,14 @@ class Contracted:
     use_graph: csr_matrix
     gap_graph: csr_matrix
     best: dict[tuple[int, int], int]  # component pair -> the unusable edge joining them
+    _nodes: shapely.STRtree | None = None
 
     def window(self, points: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
         """Nodes, and components with a node, inside the points' extent grown by ``margin``."""
         lo, hi = points.min(axis=0) - margin, points.max(axis=0) + margin
-        xy = self.net.node_xy
-        inside = np.flatnonzero((xy[:, 0] >= lo[0]) & (xy[:, 0] <= hi[0]) & (xy[:, 1] >= lo[1]) & (xy[:, 1] <= hi[1]))
+        if self._nodes is None:  # a tree of the nodes, built at the first window: a box query, not a scan
+            self._nodes = shapely.STRtree(shapely.points(self.net.node_xy))
+        inside = np.sort(self._nodes.query(shapely.box(lo[0], lo[1], hi[0], hi[1])))
         return inside, np.unique(self.comp[inside])
 
 
@@ -181,6 +183,12 @@ class HardenPlan:
     villages_served: int
 
 
+def _joining(c: Contracted, comps: np.ndarray, a: int, b: int) -> int:
+    """The unusable road joining two components given by local ids (positions in ``comps``)."""
+    ga, gb = int(comps[a]), int(comps[b])
+    return c.best[(min(ga, gb), max(ga, gb))]
+
+
 def joint_plan(
     net: Network,
     villages: list[Seat],
@@ -199,8 +207,6 @@ def joint_plan(
     """
     c = contracted or contract(net, villages, townships, access_m)
     t_xy = {t.code: np.asarray(t.xy, dtype=float) for t in townships}
-    coo = c.gap_graph.tocoo()
-    ea, eb, ew = coo.row, coo.col, coo.data
     chosen: dict[int, None] = {}
     by_township: dict[str, float] = {}
     served = 0
@@ -216,20 +222,15 @@ def joint_plan(
         terminals = sorted({root} | {int(c.comp[c.v_node[i]]) for i in idx})
         picked: dict[int, None] = {}
         if len(terminals) > 1:
-            # The township's surroundings only: a multi-source search there, mapped back to global ids.
+            # The township's surroundings only: a multi-source search on that part of the graph, in
+            # its own (local) numbering; comps maps it back to global component ids.
             pts = np.array([t_xy[town], *(villages[i].xy for i in idx)], dtype=float)
             _, comps = c.window(pts, search_margin_m)
+            sub = c.gap_graph[comps][:, comps]
             local = [int(np.searchsorted(comps, t)) for t in terminals]
-            dist_l, pred_l, origin_l = dijkstra(
-                c.gap_graph[comps][:, comps], directed=True, indices=local, min_only=True, return_predecessors=True
-            )
-            n_all = c.gap_graph.shape[0]
-            dist = np.full(n_all, np.inf)
-            dist[comps] = dist_l
-            pred = np.full(n_all, -9999, dtype=np.int64)
-            pred[comps] = np.where(pred_l >= 0, comps[np.maximum(pred_l, 0)], -9999)
-            origin = np.full(n_all, -9999, dtype=np.int64)
-            origin[comps] = np.where(origin_l >= 0, comps[np.maximum(origin_l, 0)], -9999)
+            dist, pred, origin = dijkstra(sub, directed=True, indices=local, min_only=True, return_predecessors=True)
+            coo = sub.tocoo()
+            ea, eb, ew = coo.row, coo.col, coo.data
             cross = (
                 np.isfinite(dist[ea])
                 & np.isfinite(dist[eb])
@@ -237,13 +238,15 @@ def joint_plan(
                 & (origin[ea] >= 0)
                 & (origin[eb] >= 0)
             )
-            cost = dist[ea[cross]] + ew[cross] + dist[eb[cross]]
-            pos = {t: k for k, t in enumerate(terminals)}
-            ta = np.array([pos[int(o)] for o in origin[ea[cross]]], dtype=int)
-            tb = np.array([pos[int(o)] for o in origin[eb[cross]]], dtype=int)
+            ea, eb = ea[cross], eb[cross]
+            cost = dist[ea] + ew[cross] + dist[eb]
+            pos = {t: k for k, t in enumerate(local)}
+            ta = np.array([pos[int(o)] for o in origin[ea]], dtype=int)
+            tb = np.array([pos[int(o)] for o in origin[eb]], dtype=int)
             bridge: dict[tuple[int, int], int] = {}
             for k in np.argsort(cost, kind="stable"):
                 bridge.setdefault((min(ta[k], tb[k]), max(ta[k], tb[k])), int(k))
+
             if bridge:
                 pairs = np.array(list(bridge), dtype=int)
                 weights = cost[list(bridge.values())] + 1e-9  # an MST ignores zero weights
@@ -252,12 +255,12 @@ def joint_plan(
                 )
                 for p, q in zip(*mst.nonzero(), strict=True):
                     k = bridge[(min(p, q), max(p, q))]
-                    a, b = int(ea[cross][k]), int(eb[cross][k])
-                    picked[c.best[(min(a, b), max(a, b))]] = None
+                    a, b = int(ea[k]), int(eb[k])
+                    picked[_joining(c, comps, a, b)] = None
                     for node in (a, b):
                         while pred[node] >= 0:
                             prev = int(pred[node])
-                            picked[c.best[(min(node, prev), max(node, prev))]] = None
+                            picked[_joining(c, comps, node, prev)] = None
                             node = prev
         reached = {root}
         if picked:

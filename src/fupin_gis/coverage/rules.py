@@ -17,7 +17,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 from sqlalchemy import Connection, text
 
-from fupin_gis.coverage.network import Network, RoadRows
+from fupin_gis.coverage.network import Network
 
 # Statuses that count as built for every rule.
 BUILT = ["existing", "completed"]
@@ -85,10 +85,10 @@ def water_access(
     return covered, per_point
 
 
-def rural_access(roads: RoadRows, hh: Households, distance_m: float) -> np.ndarray:
-    """Rule 3 (RAI, SDG 9.1.1): households within ``distance_m`` of an all-season (usable) road."""
+def rural_access(lines: np.ndarray, hh: Households, distance_m: float) -> np.ndarray:
+    """Rule 3 (RAI, SDG 9.1.1): households within ``distance_m`` of the all-season (usable) road
+    ``lines`` (the roads' parts, or the network's pieces of them)."""
     within = np.zeros(len(hh.id), dtype=bool)
-    lines = roads.lines[roads.usable]
     if len(lines) and len(hh.id):
         # A household with a road vertex within reach is within reach of the road: a KD-tree of the
         # vertices settles most households at once. The rest (only roads whose straight stretches

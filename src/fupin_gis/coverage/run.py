@@ -6,17 +6,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import shapely
-from pyproj import Transformer
 from sqlalchemy import Connection, text
 
 from fupin_gis.coverage import rules
 from fupin_gis.coverage.checklists import Checklists, household_checks, household_counts, missing_items, village_checks
+from fupin_gis.coverage.netcache import cached_network
 from fupin_gis.coverage.network import Network, RoadRows, build_network
 from fupin_gis.coverage.road_access import Access, Seat, contract, joint_plan, road_access
-from fupin_gis.coverage.rules import BUILT, sql_text
+from fupin_gis.coverage.roads import load_roads
+from fupin_gis.coverage.rules import sql_text
 from fupin_gis.settings import CoverageSettings
 
 
@@ -28,39 +27,6 @@ def metric_srid(conn: Connection, settings: CoverageSettings) -> int:
     if lon is None:
         lon = conn.execute(text("SELECT ST_X(ST_Centroid(ST_Extent(geom))) FROM roads")).scalar_one() or 108.0
     return 4534 + int(round((float(lon) - 75.0) / 3.0))
-
-
-def to_metric(geoms: np.ndarray, from_srid: int, to_srid: int) -> np.ndarray:
-    """``geoms`` transformed from ``from_srid`` to ``to_srid`` by PROJ, all coordinates in one call
-    (as exact as ``ST_Transform``, which uses the same PROJ, and a third of its time with the fetch)."""
-    if from_srid == to_srid or not len(geoms):
-        return geoms
-    forward = Transformer.from_crs(from_srid, to_srid, always_xy=True)
-
-    def move(xy: np.ndarray) -> np.ndarray:
-        x, y = forward.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geoms, move)
-
-
-def load_roads(conn: Connection, srid: int, settings: CoverageSettings) -> RoadRows:
-    """Road parts (one LineString each) of the roads layer, in ``srid``."""
-    rows = conn.execute(
-        text(sql_text("roads.sql")),
-        {"min_width": settings.min_road_width_m, "unknown_width_ok": settings.unknown_width_ok, "built": BUILT},
-    ).all()
-    if not rows:
-        empty = np.array([], dtype=object)
-        return RoadRows(np.array([], dtype=int), empty, np.array([], dtype=bool), np.array([], dtype=bool))
-    ids, wkb, srids, usable, crossing_free = (list(c) for c in zip(*rows, strict=True))
-    parts, owner = shapely.get_parts(shapely.from_wkb(wkb), return_index=True)
-    return RoadRows(
-        np.asarray(ids)[owner],
-        to_metric(parts, int(srids[0]), srid),
-        np.asarray(usable, dtype=bool)[owner],
-        np.asarray(crossing_free, dtype=bool)[owner],
-    )
 
 
 def load_seats(conn: Connection, srid: int) -> tuple[list[Seat], list[Seat], dict[str, str]]:
@@ -183,10 +149,10 @@ def run_coverage(
     """
     step("读取道路 / reading the roads")
     srid = metric_srid(conn, settings)
-    roads = load_roads(conn, srid, settings)
     step("路网 / road network")
-    net = build_network(roads, settings.snap_tolerance_m)
-    base = run_road_access(conn, settings, roads, srid, step, net)
+    net, cache = cached_network(conn, srid, settings)
+    base = run_road_access(conn, settings, None, srid, step, net)
+    base["network"]["cache"] = {"mode": cache.mode, "rebuilt_roads": cache.rebuilt_roads}
     step("安全饮水 / rule 2, water")
     hh = rules.load_households(conn, srid)
     points = rules.load_water_points(conn, srid)
@@ -197,7 +163,7 @@ def run_coverage(
     # by network where paths exist: a household reached by road or path within the distance
     by_network = walk <= settings.water_distance_m
     step("农村可达性 / rule 3, RAI")
-    near_road = rules.rural_access(roads, hh, settings.rai_distance_m)
+    near_road = rules.rural_access(net.geom[net.usable], hh, settings.rai_distance_m)
     frame = pd.DataFrame(
         {
             "village": hh.village,

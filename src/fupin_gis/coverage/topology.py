@@ -26,7 +26,8 @@ from sqlalchemy import Connection, text
 
 from fupin_gis.coverage.network import Network, build_network
 from fupin_gis.coverage.road_access import Seat
-from fupin_gis.coverage.run import load_roads, load_seats, metric_srid
+from fupin_gis.coverage.roads import load_roads
+from fupin_gis.coverage.run import load_seats, metric_srid
 from fupin_gis.settings import CoverageSettings
 
 DETOUR = 4.0  # a near miss is not reached within this many times the gap along the network

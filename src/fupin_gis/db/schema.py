@@ -186,6 +186,29 @@ def coverage_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
     return runs, villages, households
 
 
+def network_cache_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """The routable road network of the last coverage run, per road, rebuilt only where roads changed."""
+    cache = Table(
+        "network_cache",
+        metadata,
+        Column("id", Integer, primary_key=True, comment="always 1"),
+        Column("srid", Integer, nullable=False, comment="the metric CRS of the pieces"),
+        Column("snap_tolerance_m", Double, nullable=False),
+        Column("built_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        comment="路网缓存（设置）",
+    )
+    roads = Table(
+        "network_roads",
+        metadata,
+        Column("road_id", BigInteger, primary_key=True),
+        Column("fp", Text, nullable=False, comment="md5 of the road's geometry and bridge/tunnel flag"),
+        Column("cuts", Integer, nullable=False, comment="where crossings and T-junctions split it"),
+        Column("pieces", LargeBinary, nullable=False, comment="WKB MultiLineString of its pieces, in order"),
+        comment="路网缓存（每条道路的分段）",
+    )
+    return cache, roads
+
+
 def tile_cache_table(metadata: MetaData) -> Table:
     """Rendered vector tiles (gzipped MVT), dropped by the transaction that changes their area."""
     return Table(
@@ -275,6 +298,7 @@ def build_metadata(catalog: Catalog) -> MetaData:
     batches_table(metadata)
     history_table(metadata)
     coverage_tables(metadata)
+    network_cache_tables(metadata)
     tile_cache_table(metadata)
     tile_overview_tables(metadata)
     account_tables(metadata)

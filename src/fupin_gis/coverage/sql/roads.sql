@@ -8,5 +8,5 @@ SELECT r.id,
          AND r.status = ANY(:built) AS usable,
        coalesce(r.structure IN ('bridge', 'tunnel'), false) AS crossing_free
 FROM roads r
-WHERE r.geom IS NOT NULL
+WHERE r.geom IS NOT NULL AND (CAST(:ids AS bigint[]) IS NULL OR r.id = ANY(CAST(:ids AS bigint[])))
 ORDER BY r.id
