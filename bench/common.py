@@ -26,8 +26,18 @@ class Run:
     output: str
 
 
-def bench_database(name: str = "fupin_bench") -> str:
-    """A fresh, migrated scratch database for benchmarks (never the configured one)."""
+def bench_database(name: str = "fupin_bench", keep: bool = False) -> str:
+    """A fresh, migrated scratch database for benchmarks (never the configured one); ``keep``: the
+    one of that name as it is (migrated)."""
+    if keep:
+        from sqlalchemy.engine import make_url
+
+        from fupin_gis.db import migrate
+        from fupin_gis.db.setup import bring_up
+
+        url = make_url(bring_up(Settings())).set(database=name).render_as_string(hide_password=False)
+        migrate.upgrade(Settings(), url)
+        return url
     return create_scratch_database(Settings(), name)
 
 

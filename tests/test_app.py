@@ -101,6 +101,23 @@ def test_map_shows_the_latest_coverage(client: TestClient, engine) -> None:  # n
     assert mine["name"] == cut_off["name"] and mine["_s"] == "gap"
     assert mine["gap_m"] == round(cut_off["road_access"]["gap_m"])
 
+    # every village of the tile carries its class by each rule the map can colour by, from the run
+    def share(n: int, total: int) -> str:
+        return "empty" if total == 0 else "all" if n >= total else "none" if n == 0 else "partial"
+
+    by_code = {v["code"]: v for v in villages}
+    features = tile["coverage"]["features"]
+    assert len(features) > 3
+    for f in features:
+        p, v = f["properties"], by_code[f["properties"]["code"]]
+        oks = [c["ok"] for c in v["checks"].values()]
+        steep = v["farmland"]["steep_mu"] - v["farmland"]["steep_converted_mu"]
+        assert p["w"] == share(v["water"]["households_covered"], v["water"]["households"])
+        assert p["r"] == share(v["rai"]["population_within_2km"], v["rai"]["population"])
+        assert p["k"] == ("failed" if False in oks else "met" if True in oks else "unknown")
+        assert p["f"] == ("none" if v["farmland"]["steep_mu"] == 0 else "unconverted" if steep > 0.05 else "converted")
+        assert (p["pop"], p["pop_2km"]) == (v["rai"]["population"], v["rai"]["population_within_2km"])
+
 
 def test_feature_routes_answer_bad_input_in_both_languages(client: TestClient, conn: Connection) -> None:
     fid, code = conn.execute(text("SELECT id, code FROM roads ORDER BY id LIMIT 1")).one()

@@ -89,9 +89,32 @@ def test_map_in_chromium(server: str, catalog: Catalog, engine: Engine, output_d
         assert len(labels) == len(catalog.layers) + 1  # every layer, and the latest coverage
         for spec in catalog.ordered():
             assert any(spec.label in text for text in labels), spec.name
-        assert "Village road access" in labels[0]  # coverage lies underneath the layers
+        assert "Coverage" in labels[0]  # coverage lies underneath the layers
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(output_dir / "map.png"))
+        # colour the villages by another rule: the legend shows its classes, the villages are redrawn in them
+        page.select_option("#coverage-rule", "water")
+        assert page.is_visible("#coverage-legend .rule[data-rule=water]")
+        assert not page.is_visible("#coverage-legend .rule[data-rule=road]")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_function(
+            """() => { const m = Object.values(window).find(v => v instanceof L.Map); let done = false;
+                       m.eachLayer(l => { if (l.options && l.options.vectorTileLayerStyles
+                           && l.options.vectorTileLayerStyles.coverage && !l.isLoading()) done = true; });
+                       return done; }"""
+        )
+        drawn = page.evaluate(
+            """() => { const m = Object.values(window).find(v => v instanceof L.Map); const rule = FUPIN.layers.coverage.rules.water;
+                       const out = []; m.eachLayer(l => { if (!(l.options && l.options.vectorTileLayerStyles
+                           && l.options.vectorTileLayerStyles.coverage)) return;
+                         Object.values(l._vectorTiles).forEach(r => Object.values(r._features).forEach(e =>
+                           out.push([e.feature.properties.w || null, e.feature.options.fillColor]))); });
+                       return [out, rule.values]; }"""
+        )
+        pairs, water_styles = drawn
+        assert pairs and all(colour == water_styles[cls]["fillColor"] for cls, colour in pairs if cls), pairs[:5]
+        page.screenshot(path=str(output_dir / "map-water.png"))
+        page.select_option("#coverage-rule", "road")
         first = set(tiles)
         assert {"coverage", "roads", "townships"} <= first  # villages come coloured by the coverage run
         assert "households" not in first and "villages" not in first  # households and the plain villages start hidden

@@ -3,9 +3,17 @@
   "use strict";
   var F = window.FUPIN;
 
-  // Leaflet path options for a feature: by the raw value of the field the layer is styled by.
+  // Leaflet path options for a feature: by the raw value of the field the layer is styled by; the
+  // coverage villages by their class in the rule chosen in the legend (F.rule).
+  F.rule = "road";
   window.fupinStyle = function (layer) {
-    var style = F.layers[layer].style;
+    var spec = F.layers[layer], style = spec.style;
+    if (spec.rules) {
+      return function (properties) {
+        var rule = spec.rules[F.rule];
+        return rule.values[properties[rule.field]] || style.base;
+      };
+    }
     return function (properties) {
       return style.values[properties._s] || style.base;
     };
@@ -141,6 +149,14 @@
     return Object.values(window).find(function (v) { return v instanceof L.Map; });
   }
   document.addEventListener("DOMContentLoaded", function () {
+    var chooser = document.getElementById("coverage-rule");
+    if (chooser) chooser.addEventListener("change", function () {
+      F.rule = chooser.value;
+      Array.prototype.forEach.call(document.querySelectorAll("#coverage-legend .rule"), function (row) {
+        row.hidden = row.dataset.rule !== F.rule;
+      });
+      grids.forEach(function (g) { if (g.options.vectorTileLayerStyles.coverage) g.redraw(); });
+    });
     var lang = document.getElementById("lang");
     if (lang) {
       lang.textContent = english ? "中文" : "EN";

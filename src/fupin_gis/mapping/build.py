@@ -17,6 +17,7 @@ from folium.template import Template
 from sqlalchemy import Engine, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
+from fupin_gis.coverage.classes import MAP_RULES
 from fupin_gis.db.setup import layer_counts
 from fupin_gis.mapping.assets import localise
 from fupin_gis.settings import MapSettings
@@ -90,11 +91,22 @@ def legend_html(catalog: Catalog, shown: list[LayerSpec]) -> str:
     )
 
 
-ACCESS_STYLE = {
-    "connected": ("#1a9850", "通硬化路 / connected"),
-    "gap": ("#fdae61", "需硬化 / road to harden"),
-    "no_road": ("#d73027", "无路可通 / no road within reach"),
-}
+def coverage_legend() -> str:
+    """The villages' colours by the rule chosen in its list (map.js switches the rows and the map)."""
+    options = "".join(
+        f'<option value="{name}">{escape(r.label)} {escape(r.en)}</option>' for name, r in MAP_RULES.items()
+    )
+    rows = "".join(
+        f'<div class="rule" data-rule="{name}"{"" if name == "road" else " hidden"}>'
+        + "".join(f'<span class="sw" style="background:{c}"></span>{escape(label)}' for c, label in r.classes.values())
+        + "</div>"
+        for name, r in MAP_RULES.items()
+    )
+    return (
+        '<div id="coverage-legend" style="border-bottom:1px solid #ddd;padding-bottom:3px;margin-bottom:3px">'
+        "<b>村按规则着色 / villages by</b> "
+        f'<select id="coverage-rule" title="着色规则 / colour villages by">{options}</select>{rows}</div>'
+    )
 
 
 class TileLayer(VectorGridProtobuf):
@@ -204,21 +216,35 @@ def map_config(catalog: Catalog, run: int | None) -> dict[str, Any]:
     if run is not None:
         base = {"color": "#555", "weight": 1, "fill": True, "fillOpacity": 0.45, "fillColor": "#bbb"}
         layers["coverage"] = {
-            "label": "村通硬化路",
-            "en": "Village road access",
-            "style": {"base": base, "values": {k: {**base, "fillColor": c} for k, (c, _) in ACCESS_STYLE.items()}},
+            "label": "覆盖分析",
+            "en": "Coverage",
+            "style": {"base": base, "values": {}},
+            # per rule: the tile property holding the village's class, and a style per class
+            "rules": {
+                name: {
+                    "field": rule.field,
+                    "values": {k: {**base, "fillColor": colour} for k, (colour, _) in rule.classes.items()},
+                }
+                for name, rule in MAP_RULES.items()
+            },
             "popup": [
                 {"name": "name", "label": "村", "en": "Village"},
                 {"name": "code", "label": "代码", "en": "Code"},
-                {
-                    "name": "_s",
-                    "label": "通硬化路",
-                    "en": "Road access",
-                    "labels": {k: label for k, (_, label) in ACCESS_STYLE.items()},
-                },
+                *(
+                    {
+                        "name": rule.field,
+                        "label": rule.label,
+                        "en": rule.en,
+                        "labels": {k: label for k, (_, label) in rule.classes.items()},
+                    }
+                    for rule in MAP_RULES.values()
+                ),
                 {"name": "gap_m", "label": "需硬化(米)", "en": "Road to harden (m)"},
                 {"name": "hh_water", "label": "安全饮水户", "en": "Households with safe water"},
                 {"name": "hh", "label": "户数", "en": "Households"},
+                {"name": "pop_2km", "label": "2公里内人口", "en": "People within 2 km"},
+                {"name": "pop", "label": "人口", "en": "People"},
+                {"name": "steep_left", "label": "未退耕坡耕地(亩)", "en": "Steep farmland not converted (mu)"},
             ],
         }
     return {"layers": layers, "zoomHint": "放大查看详情 / zoom in for details"}
@@ -306,7 +332,7 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
     if run is not None:
         # Coverage first, so it lies under the layers and their features stay clickable.
         TileLayer(
-            "coverage", "村通硬化路（最新覆盖分析）Village road access", True, {"run": run}, bounds=bounds, grid=grid
+            "coverage", "覆盖分析（最新一次）Coverage, newest run", True, {"run": run}, bounds=bounds, grid=grid
         ).add_to(m)
     shown: list[LayerSpec] = []
     for spec, n, show, min_zoom in view.layers:
@@ -331,10 +357,7 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
     )
     legend = legend_html(catalog, shown)
     if run is not None:
-        swatches = "".join(
-            f'<span class="sw" style="background:{c}"></span>{escape(label)}' for c, label in ACCESS_STYLE.values()
-        )
-        legend = legend.replace("</details>", f"<div><b>村通硬化路</b> {swatches}</div></details>", 1)
+        legend = legend.replace("</summary>", "</summary>" + coverage_legend(), 1)  # first: what the map is about
     root.html.add_child(Element(legend))
     config = json.dumps(map_config(catalog, run), ensure_ascii=False).replace("</", "<\\/")
     root.header.add_child(

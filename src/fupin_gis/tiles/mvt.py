@@ -14,6 +14,7 @@ import math
 from sqlalchemy import Connection, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
+from fupin_gis.coverage.classes import MAP_RULES
 from fupin_gis.errors import InvalidInput
 
 EXTENT = 4096
@@ -113,15 +114,18 @@ def layer_query(spec: LayerSpec, z: int, grid: str = "w") -> str:
 
 
 def coverage_query(z: int, grid: str = "w") -> str:
-    """Villages coloured by road access in run :run (``z``: the Web Mercator zoom of the tile's detail)."""
+    """Villages of run :run with their class by each map rule (``MAP_RULES``) and the figures behind
+    them (``z``: the Web Mercator zoom of the tile's detail)."""
     geom = "ST_Simplify(l.geom, :tol / 2, true)" if z < DETAIL_ZOOM else "l.geom"
     return (
         _frame(grid) + f"SELECT ST_AsMVT(t.*, 'coverage', {EXTENT}, 'geom', 'id') FROM ("
         "SELECT l.id, l.code, l.name, "
-        "CASE WHEN (c.result->'road_access'->>'connected')::boolean THEN 'connected' "
-        "WHEN c.result->'road_access'->>'gap_m' IS NOT NULL THEN 'gap' ELSE 'no_road' END AS _s, "
-        "round((c.result->'road_access'->>'gap_m')::numeric)::int AS gap_m, "
+        + "".join(f"{rule.sql} AS {rule.field}, " for rule in MAP_RULES.values())
+        + "round((c.result->'road_access'->>'gap_m')::numeric)::int AS gap_m, "
         "(c.result->'water'->>'households_covered')::int AS hh_water, (c.result->'water'->>'households')::int AS hh, "
+        "(c.result->'rai'->>'population_within_2km')::int AS pop_2km, (c.result->'rai'->>'population')::int AS pop, "
+        "round(((c.result->'farmland'->>'steep_mu')::numeric - (c.result->'farmland'->>'steep_converted_mu')::numeric), 1)"
+        "::float AS steep_left, "
         f"ST_AsMVTGeom({_to_tile(geom, grid)}, q.e, {EXTENT}, {BUFFER}, true) AS geom "
         "FROM villages l JOIN coverage_villages c ON c.code = l.code AND c.run_id = :run, q WHERE l.geom && q.g"
         ") t WHERE t.geom IS NOT NULL"

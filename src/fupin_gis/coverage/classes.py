@@ -1,0 +1,99 @@
+"""How the map colours villages by each coverage rule: a class per village, its colour and label.
+
+Each rule's class is computed in the coverage tiles (a property per rule, from the stored run), so
+switching the rule on the map restyles the villages without new tiles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GREEN, ORANGE, RED, GREY = "#1a9850", "#fdae61", "#d73027", "#bdbdbd"
+
+
+def _share(part: str, count: str, total: str) -> str:
+    """SQL: 'all', 'partial', 'none' or 'empty' for ``count`` of ``total`` in result part ``part``."""
+    n, t = f"(c.result->'{part}'->>'{count}')::int", f"(c.result->'{part}'->>'{total}')::int"
+    return (
+        f"CASE WHEN c.result->'{part}' IS NULL THEN NULL WHEN {t} = 0 THEN 'empty' WHEN {n} >= {t} THEN 'all' "
+        f"WHEN {n} = 0 THEN 'none' ELSE 'partial' END"
+    )
+
+
+@dataclass(frozen=True)
+class RuleClasses:
+    """One rule as the map shows it: the tile property, labels, the SQL of the class, the classes."""
+
+    field: str
+    label: str
+    en: str
+    sql: str
+    classes: dict[str, tuple[str, str]]  # class -> (colour, label)
+
+
+MAP_RULES: dict[str, RuleClasses] = {
+    "road": RuleClasses(
+        "_s",
+        "村通硬化路",
+        "Village road access",
+        "CASE WHEN (c.result->'road_access'->>'connected')::boolean THEN 'connected' "
+        "WHEN c.result->'road_access'->>'gap_m' IS NOT NULL THEN 'gap' ELSE 'no_road' END",
+        {
+            "connected": (GREEN, "通硬化路 / connected"),
+            "gap": (ORANGE, "需硬化 / road to harden"),
+            "no_road": (RED, "无路可通 / no road within reach"),
+        },
+    ),
+    "water": RuleClasses(
+        "w",
+        "安全饮水（800米内）",
+        "Safe water within 800 m",
+        _share("water", "households_covered", "households"),
+        {
+            "all": (GREEN, "全部户 / every household"),
+            "partial": (ORANGE, "部分户 / some households"),
+            "none": (RED, "无一户 / no household"),
+            "empty": (GREY, "无建档立卡户 / no households"),
+        },
+    ),
+    "rai": RuleClasses(
+        "r",
+        "2公里内有硬化路（RAI）",
+        "Within 2 km of an all-season road (RAI)",
+        _share("rai", "population_within_2km", "population"),
+        {
+            "all": (GREEN, "全部人口 / everyone"),
+            "partial": (ORANGE, "部分人口 / some people"),
+            "none": (RED, "无 / no one"),
+            "empty": (GREY, "无建档立卡户 / no households"),
+        },
+    ),
+    "checks": RuleClasses(
+        "k",
+        "村七有",
+        "Village checks",
+        "CASE WHEN c.result->'checks' IS NULL THEN NULL "
+        "WHEN EXISTS (SELECT 1 FROM jsonb_each(c.result->'checks') e WHERE e.value->>'ok' = 'false') THEN 'failed' "
+        "WHEN EXISTS (SELECT 1 FROM jsonb_each(c.result->'checks') e WHERE e.value->>'ok' = 'true') THEN 'met' "
+        "ELSE 'unknown' END",
+        {
+            "met": (GREEN, "已判定项均达标 / every judged check met"),
+            "failed": (RED, "有未达标项 / a check not met"),
+            "unknown": (GREY, "无数据 / no data"),
+        },
+    ),
+    "farmland": RuleClasses(
+        "f",
+        "25°以上坡耕地退耕",
+        "Farmland above 25° converted",
+        "CASE WHEN c.result->'farmland' IS NULL THEN NULL "
+        "WHEN coalesce((c.result->'farmland'->>'steep_mu')::float, 0) = 0 THEN 'none' "
+        "WHEN (c.result->'farmland'->>'steep_mu')::float - (c.result->'farmland'->>'steep_converted_mu')::float > 0.05 "
+        "THEN 'unconverted' ELSE 'converted' END",
+        {
+            "converted": (GREEN, "已全部退耕 / all converted"),
+            "unconverted": (RED, "有未退耕 / some not converted"),
+            "none": (GREY, "无25°以上坡耕地 / none above 25°"),
+        },
+    ),
+}
