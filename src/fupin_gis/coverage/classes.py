@@ -31,6 +31,15 @@ class RuleClasses:
     classes: dict[str, tuple[str, str]]  # class -> (colour, label)
 
 
+def _share_rule(
+    field: str, label: str, en: str, figures: tuple[str, str, str], words: tuple[str, str, str]
+) -> RuleClasses:
+    """A rule judged by a share (``figures``: result part, count, total): all, partial, none, or empty."""
+    every, some, none = words
+    classes = {"all": (GREEN, every), "partial": (ORANGE, some), "none": (RED, none)}
+    return RuleClasses(field, label, en, _share(*figures), {**classes, "empty": (GREY, "无建档立卡户 / no households")})
+
+
 MAP_RULES: dict[str, RuleClasses] = {
     "road": RuleClasses(
         "_s",
@@ -44,29 +53,19 @@ MAP_RULES: dict[str, RuleClasses] = {
             "no_road": (RED, "无路可通 / no road within reach"),
         },
     ),
-    "water": RuleClasses(
+    "water": _share_rule(
         "w",
         "安全饮水（800米内）",
         "Safe water within 800 m",
-        _share("water", "households_covered", "households"),
-        {
-            "all": (GREEN, "全部户 / every household"),
-            "partial": (ORANGE, "部分户 / some households"),
-            "none": (RED, "无一户 / no household"),
-            "empty": (GREY, "无建档立卡户 / no households"),
-        },
+        ("water", "households_covered", "households"),
+        ("全部户 / every household", "部分户 / some households", "无一户 / no household"),
     ),
-    "rai": RuleClasses(
+    "rai": _share_rule(
         "r",
         "2公里内有硬化路（RAI）",
         "Within 2 km of an all-season road (RAI)",
-        _share("rai", "population_within_2km", "population"),
-        {
-            "all": (GREEN, "全部人口 / everyone"),
-            "partial": (ORANGE, "部分人口 / some people"),
-            "none": (RED, "无 / no one"),
-            "empty": (GREY, "无建档立卡户 / no households"),
-        },
+        ("rai", "population_within_2km", "population"),
+        ("全部人口 / everyone", "部分人口 / some people", "无 / no one"),
     ),
     "checks": RuleClasses(
         "k",
