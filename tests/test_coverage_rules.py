@@ -93,6 +93,21 @@ def test_village_figures_add_up(result: dict, conn: Connection) -> None:
     assert len(townships) == 10 and sum(result["summary"][t]["villages"] for t in townships) == 45
 
 
+def test_people_with_safe_water(result: dict, conn: Connection) -> None:
+    _metric_tables(conn)
+    expected = conn.execute(
+        text(
+            "SELECT sum(h.members) FROM households h WHERE EXISTS (SELECT 1 FROM m_households m "
+            "JOIN m_water w ON ST_DWithin(w.g, m.g, 800) WHERE m.id = h.id)"
+        )
+    ).scalar_one()
+    county = result["summary"]["511921"]
+    assert 0 < expected < county["population"]
+    assert sum(v["water"]["people_covered"] for v in result["villages"]) == expected == county["people_water_covered"]
+    assert county["water_people_share"] == round(expected / county["population"], 4)
+    assert all(v["water"]["people"] == v["rai"]["population"] for v in result["villages"])
+
+
 def test_steep_farmland_and_facilities(result: dict, conn: Connection) -> None:
     steep = conn.execute(
         text("SELECT sum(ST_Area(geom::geography)) / 666.6667 FROM slope_farmland WHERE slope_grade = 'g5'")

@@ -60,6 +60,7 @@ def summarise(villages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         "gap_m": ("road_access", "gap_m"),
         "households": ("water", "households"),
         "households_covered": ("water", "households_covered"),
+        "people_water_covered": ("water", "people_covered"),
         "households_by_network": ("water", "households_by_network"),
         "population": ("rai", "population"),
         "population_within_2km": ("rai", "population_within_2km"),
@@ -78,6 +79,8 @@ def summarise(villages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if "population" in s:
             s["rai"] = round(s["population_within_2km"] / s["population"], 4) if s["population"] else None
             s["water_share"] = round(s["households_covered"] / s["households"], 4) if s["households"] else None
+        if "people_water_covered" in s and "population" in s:
+            s["water_people_share"] = round(s["people_water_covered"] / s["population"], 4) if s["population"] else None
         for k in ("gap_m", "steep_mu", "steep_converted_mu"):
             if k in s:
                 s[k] = round(s[k], 1)
@@ -174,9 +177,11 @@ def run_coverage(
         }
     )
     frame["members_near"] = frame["members"] * frame["near_road"]
+    frame["members_covered"] = frame["members"] * frame["covered"]
     per_village = frame.groupby("village").agg(
         households=("covered", "size"),
         households_covered=("covered", "sum"),
+        people_covered=("members_covered", "sum"),
         households_by_network=("by_network", "sum"),
         population=("members", "sum"),
         population_within_2km=("members_near", "sum"),
@@ -202,6 +207,8 @@ def run_coverage(
         water = {
             "households": int(row.households) if row is not None else 0,
             "households_covered": int(row.households_covered) if row is not None else 0,
+            "people": int(row.population) if row is not None else 0,
+            "people_covered": int(row.people_covered) if row is not None else 0,
             "households_by_network": int(row.households_by_network) if row is not None else 0,
         }
         rai = {
