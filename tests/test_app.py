@@ -141,3 +141,16 @@ def test_feature_routes_answer_bad_input_in_both_languages(client: TestClient, c
         )
         assert answer.status_code in (400, 422) and answer.json()["message_en"], body
     assert conn.execute(text("SELECT code FROM roads WHERE id = :i"), {"i": fid}).scalar_one() == code
+
+
+def test_map_and_reports_say_when_the_run_is_out_of_date(client: TestClient, conn: Connection) -> None:
+    run = client.post("/api/coverage/runs").json()["run_id"]
+    assert f"coverage run {run}" in client.get("/").text and "data changed since" not in client.get("/").text
+    assert "The newest run reflects the data as it is" in client.get("/reports").text
+    fid = conn.execute(text("SELECT id FROM water_points ORDER BY id LIMIT 1")).scalar_one()
+    edit = client.patch(f"/api/layers/water_points/features/{fid}", json={"properties": {"name": "新名字"}})
+    assert edit.status_code == 200
+    assert "data changed since" in client.get("/").text
+    assert "The data changed 1 times after run" in client.get("/reports").text
+    assert client.delete(f"/api/imports/{edit.json()['batch']}").status_code == 200  # a rollback is a change too
+    assert "The data changed 2 times after run" in client.get("/reports").text

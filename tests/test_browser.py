@@ -177,7 +177,15 @@ def test_reports_page_in_chromium(server: str, output_dir: Path) -> None:
         assert f"township={code}" in summary and "rule=" not in summary
         assert page.locator("[data-report=households] a").count() > 0  # accounts off: the system may see personal data
         assert page.locator("[data-report=plan-vs-actual] a[data-format=shp]").count() == 0  # no geometry
+        assert "反映当前数据" in page.inner_text("#freshness")  # no import since the run
         page.screenshot(path=str(output_dir / "reports.png"), full_page=True)
+        newest = page.locator("select[name=run] option").first.get_attribute("value")
+        page.click("#run-now")  # a planner runs the analysis from the page; it reloads with the new run
+        page.wait_for_function(
+            f"document.querySelector('select[name=run] option') && document.querySelector('select[name=run] option').value !== '{newest}'",
+            timeout=120_000,
+        )
+        page.wait_for_load_state("load")
         with page.expect_download() as download:
             page.click("[data-report=villages-lacking] a[data-format=csv]")
         assert download.value.suggested_filename.startswith("villages-lacking-run")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.catalog import Catalog
 from fupin_gis.coverage.checklists import load_checklists
@@ -71,6 +71,21 @@ def create_run(engine: Engine, settings: CoverageSettings, catalog: Catalog, ste
     result["created_at"] = run_id.created_at.isoformat()
     result["data_version"] = version
     return result
+
+
+def data_changed_since(conn: Connection, run_id: int) -> int:
+    """How many imports, edits and rollbacks changed the registry after run ``run_id`` was computed
+    (0: its figures are current)."""
+    return int(
+        conn.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE b.id > coalesce(r.data_version, 0)) "
+                "+ count(*) FILTER (WHERE b.rolled_back_at > r.created_at) "
+                "FROM batches b, coverage_runs r WHERE r.id = :r"
+            ),
+            {"r": run_id},
+        ).scalar_one()
+    )
 
 
 def list_runs(engine: Engine) -> list[dict[str, Any]]:

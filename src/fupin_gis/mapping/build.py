@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.coverage.classes import MAP_RULES
+from fupin_gis.coverage.snapshots import data_changed_since
 from fupin_gis.db.setup import layer_counts
 from fupin_gis.mapping.assets import localise
 from fupin_gis.settings import MapSettings
@@ -87,8 +88,27 @@ def legend_html(catalog: Catalog, shown: list[LayerSpec]) -> str:
         "#search input{width:340px;margin-top:4px;padding:3px 6px;font-size:13px}"
         "#search-results{max-height:300px;overflow:auto;font-size:13px}"
         "#search-results .hit{padding:2px 4px;cursor:pointer}#search-results .hit:hover{background:#e3f2fd}"
-        "#search-results small{color:#757575}</style>"
+        "#search-results small{color:#757575}"
+        "#title .fresh{font-size:12px;color:#616161;margin-top:2px}#title .stale{color:#c62828}</style>"
     )
+
+
+def freshness(engine: Engine, run: int | None) -> str:
+    """A line under the title: which run colours the villages, and whether the data changed since."""
+    if run is None:
+        return (
+            '<div class="fresh">还没有覆盖分析 / no coverage run yet — <a href="/reports#freshness">运行 run</a></div>'
+        )
+    with engine.connect() as conn:
+        created = conn.execute(text("SELECT created_at FROM coverage_runs WHERE id = :r"), {"r": run}).scalar_one()
+        changed = data_changed_since(conn, run)
+    line = f"覆盖分析：运行 {run}，{created:%Y-%m-%d %H:%M} / coverage run {run}"
+    if changed:
+        line += (
+            f' · <b class="stale">之后数据已更新 {changed} 次，结果可能过时 / data changed since</b> '
+            '<a href="/reports#freshness">重新运行 run again</a>'
+        )
+    return f'<div class="fresh">{line}</div>'
 
 
 def coverage_legend() -> str:
@@ -350,7 +370,8 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
             '<a href="/upload">上传 Upload</a> <a href="/batches">批次 Batches</a> '
             '<a href="/login" id="signout">退出 Sign out</a> '
             '<button type="button" id="lang" title="中文 / English">EN</button>'
-            '<div id="search"><input id="search-q" type="search" autocomplete="off" '
+            + freshness(engine, run)
+            + '<div id="search"><input id="search-q" type="search" autocomplete="off" '
             'placeholder="搜索村、乡镇（名称或代码）/ search a village or township">'
             '<div id="search-results"></div></div></div>'
         )

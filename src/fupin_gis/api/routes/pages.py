@@ -27,7 +27,10 @@ def map_page(
     """The planner's map; rebuilt only when the data or the coverage changed (a new batch or run)."""
     with engine.connect() as conn:
         version = conn.execute(
-            text("SELECT coalesce(max(id), 0), count(*), (SELECT coalesce(max(id), 0) FROM coverage_runs) FROM batches")
+            text(
+                "SELECT coalesce(max(id), 0), count(*), max(rolled_back_at), "
+                "(SELECT coalesce(max(id), 0) FROM coverage_runs) FROM batches"
+            )
         ).one()
     cache = request.app.state.page_cache
     key = ("map", tuple(version), principal.tile_key)

@@ -12,7 +12,8 @@ from sqlalchemy import text
 from starlette.background import BackgroundTask
 
 from fupin_gis.api.deps import CatalogDep, EngineDep, PrincipalDep, SettingsDep, SystemEngineDep
-from fupin_gis.auth.accounts import record
+from fupin_gis.auth.accounts import RUNNERS, record
+from fupin_gis.coverage.snapshots import data_changed_since
 from fupin_gis.errors import Forbidden
 from fupin_gis.reports.build import PERSONAL, REPORTS, RULES, WITH_GEOMETRY, build_report
 from fupin_gis.reports.model import Report
@@ -55,6 +56,7 @@ def reports_page(engine: EngineDep, settings: SettingsDep, principal: PrincipalD
             text("SELECT id, created_at, data_version FROM coverage_runs ORDER BY id DESC LIMIT 50")
         ).all()
         towns = conn.execute(text("SELECT code, name FROM townships ORDER BY code")).all()
+        changed = data_changed_since(conn, runs[0].id) if runs else 0
     page = render_template(
         settings.web_dir / "templates",
         "reports.html",
@@ -65,6 +67,8 @@ def reports_page(engine: EngineDep, settings: SettingsDep, principal: PrincipalD
         rules=RULES,
         runs=runs,
         towns=towns,
+        changed=changed,
+        can_run=principal.role in RUNNERS,
     )
     return HTMLResponse(page)
 
