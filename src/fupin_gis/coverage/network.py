@@ -98,22 +98,25 @@ def _cut_all(lines: np.ndarray, cuts: dict[int, list[float]]) -> tuple[np.ndarra
     idx = np.array(sorted(cuts), dtype=int)
     if len(idx) == 0:
         return lines, np.arange(len(lines))
-    length = shapely.length(lines[idx])
-    # piece boundaries per line: 0, the cuts, the length (deduplicated, sorted)
-    p_line, p_start, p_end = [], [], []
-    for k, i in enumerate(idx):
-        bounds = np.unique(np.clip(np.round(np.r_[0.0, cuts[int(i)], length[k]], 6), 0.0, length[k]))
-        keep = np.diff(bounds) > 1e-6
-        p_line.append(np.full(int(keep.sum()), k))
-        p_start.append(bounds[:-1][keep])
-        p_end.append(bounds[1:][keep])
-    line_k, start, end = np.concatenate(p_line), np.concatenate(p_start), np.concatenate(p_end)
     coords, owner = shapely.get_coordinates(lines[idx], return_index=True)
     seg = np.r_[0.0, np.hypot(*np.diff(coords, axis=0).T)]
     first = np.r_[True, owner[1:] != owner[:-1]]
     seg[first] = 0.0
     cum = np.cumsum(seg)
     cum -= np.repeat(cum[first], np.bincount(owner))  # restart at each line
+    start_of = np.flatnonzero(first)
+    end_of = np.r_[start_of[1:] - 1, len(cum) - 1]
+    length = cum[end_of]  # the same arithmetic as the vertices' positions, so the line's end matches
+    # piece boundaries per line: 0, the cuts (deduplicated, sorted, inside the line), the length
+    p_line, p_start, p_end = [], [], []
+    for k, i in enumerate(idx):
+        inner = np.unique(np.round(np.asarray(cuts[int(i)], dtype=float), 6))
+        bounds = np.r_[0.0, inner[(inner > 1e-6) & (inner < length[k] - 1e-6)], length[k]]
+        keep = np.diff(bounds) > 1e-6
+        p_line.append(np.full(int(keep.sum()), k))
+        p_start.append(bounds[:-1][keep])
+        p_end.append(bounds[1:][keep])
+    line_k, start, end = np.concatenate(p_line), np.concatenate(p_start), np.concatenate(p_end)
     # Globally sorted keys, line by line, then along the line in whole micrometres: exact integer
     # comparisons, so a line is cut the same whatever other lines are cut with it.
     um = 1_000_000.0
@@ -126,6 +129,10 @@ def _cut_all(lines: np.ndarray, cuts: dict[int, list[float]]) -> tuple[np.ndarra
     hi = np.searchsorted(coord_key, key(line_k, end), side="left")
     a = shapely.get_coordinates(shapely.line_interpolate_point(lines[idx[line_k]], start))
     b = shapely.get_coordinates(shapely.line_interpolate_point(lines[idx[line_k]], end))
+    # a line's own ends stay exactly where they are
+    a[start == 0.0] = coords[start_of[line_k[start == 0.0]]]
+    at_end = end == length[line_k]
+    b[at_end] = coords[end_of[line_k[at_end]]]
     inner = np.maximum(hi - lo, 0)
     count = inner + 2
     piece = np.repeat(np.arange(len(line_k)), count)
