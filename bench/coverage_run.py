@@ -67,7 +67,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         survey = Path(tmp) / "new-roads.geojson"
         new_roads(url, survey)
-        timed([sys.executable, "-m", "fupin_gis", "import", str(survey), "--layer", "roads"], env)
+        timed([sys.executable, "-m", "fupin_gis", "import", str(survey), "--layer", "roads", "--replace"], env)
     runs.append(timed(command, env))
     results = [json.loads(r.output[: r.output.rindex("}") + 1]) for r in runs]
     first, _, after = results
