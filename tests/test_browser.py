@@ -265,16 +265,38 @@ def test_feature_page_edit_in_chromium(server: str, engine: Engine, catalog: Cat
         page.wait_for_selector("#status.bad")
         assert "households_served" in page.inner_text("#status")
         assert page.locator("#f-households_served.bad").count() == 1
+        with engine.connect() as conn:
+            now, served, batch = conn.execute(
+                text("SELECT working, households_served, batch_id FROM water_points WHERE id = :i"), {"i": fid}
+            ).one()
+            source = conn.execute(text("SELECT source FROM batches WHERE id = :b"), {"b": batch}).scalar_one()
+        assert now is (not working) and served == 12 and source == f"edit: water_points {fid}"
+        # drag the point 40 pixels east and save: a second edit, of the geometry only
+        page.fill("input[name=households_served]", "12")
+        box = page.locator("#map .leaflet-marker-icon").bounding_box()
+        assert box is not None
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] - 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 20, y, steps=5)
+        page.mouse.move(x + 40, y, steps=5)
+        page.mouse.up()
+        assert "new position" in page.inner_text("#moved")
+        page.click("#save")
+        page.wait_for_function(
+            "document.getElementById('status').className === 'good' && !document.getElementById('moved').textContent"
+        )
         browser.close()
     with engine.connect() as conn:
-        now, served, batch = conn.execute(
-            text("SELECT working, households_served, batch_id FROM water_points WHERE id = :i"), {"i": fid}
+        x1, y1, moved_batch = conn.execute(
+            text("SELECT ST_X(geom), ST_Y(geom), batch_id FROM water_points WHERE id = :i"), {"i": fid}
         ).one()
-        source = conn.execute(text("SELECT source FROM batches WHERE id = :b"), {"b": batch}).scalar_one()
-    assert now is (not working) and served == 12 and source == f"edit: water_points {fid}"
+    assert x1 > lon + 1e-6 and abs(y1 - lat) < 1e-5 and moved_batch != batch  # east, same latitude
+    rollback(engine, catalog, moved_batch)  # newest first
     rollback(engine, catalog, batch)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT working FROM water_points WHERE id = :i"), {"i": fid}).scalar_one() is working
+        back = conn.execute(text("SELECT working, ST_X(geom) FROM water_points WHERE id = :i"), {"i": fid}).one()
+    assert back[0] is working and back[1] == pytest.approx(lon, abs=1e-12)
     assert errors == []
 
 
