@@ -131,3 +131,12 @@ def test_cached_network_on_a_real_city_network(tx: Connection) -> None:
     changed, use = cached_network(tx, srid, SETTINGS)
     assert use.mode == "partial" and 41 <= use.rebuilt_roads < len(ids) / 5
     assert_same(changed, full(tx, srid))
+
+
+def test_no_roads_left(tx: Connection) -> None:
+    srid = metric_srid(tx, SETTINGS)
+    cached_network(tx, srid, SETTINGS)
+    tx.execute(text("DELETE FROM roads"))
+    empty, use = cached_network(tx, srid, SETTINGS)
+    assert use.mode == "whole" and len(empty.u) == 0 and empty.n_nodes == 0
+    assert tx.execute(text("SELECT count(*) FROM network_roads")).scalar_one() == 0

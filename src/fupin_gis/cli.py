@@ -400,8 +400,8 @@ def coverage_topology(
 
     settings = _settings()
     try:
-        with make_engine(settings).connect() as conn:
-            found = topology(conn, settings.coverage)
+        with make_engine(settings).begin() as conn:  # the whole registry: the network cache serves, and is kept
+            found = topology(conn, settings.coverage, cached=True)
             result = with_codes(conn, found)
     except FupinError as exc:
         raise _fail(exc) from exc

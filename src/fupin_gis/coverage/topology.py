@@ -24,6 +24,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from sqlalchemy import Connection, text
 
+from fupin_gis.coverage.netcache import cached_network
 from fupin_gis.coverage.network import Network, build_network
 from fupin_gis.coverage.road_access import Seat
 from fupin_gis.coverage.roads import load_roads
@@ -149,10 +150,14 @@ def find_problems(net: Network, seats: list[Seat], settings: CoverageSettings, s
     return out
 
 
-def topology(conn: Connection, settings: CoverageSettings) -> Topology:
-    """The topology findings of the roads layer as it is now."""
+def topology(conn: Connection, settings: CoverageSettings, cached: bool = False) -> Topology:
+    """The topology findings of the roads layer as it is now (``cached``: on the network cache, brought
+    up to date in ``conn``'s transaction; otherwise built from the roads ``conn`` may see)."""
     srid = metric_srid(conn, settings)
-    net = build_network(load_roads(conn, srid, settings), settings.snap_tolerance_m)
+    if cached:
+        net = cached_network(conn, srid, settings)[0]
+    else:
+        net = build_network(load_roads(conn, srid, settings), settings.snap_tolerance_m)
     villages, townships, _ = load_seats(conn, srid)
     return find_problems(net, villages + townships, settings, srid)
 
