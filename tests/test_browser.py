@@ -301,6 +301,34 @@ def test_feature_page_edit_in_chromium(server: str, engine: Engine, catalog: Cat
 
 
 @pytest.mark.browser
+def test_topology_page_in_chromium(server: str, output_dir: Path) -> None:
+    """The road network check: counts, the problems on a map and in tables, a road opened from its code."""
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server + "/", wait_until="load")
+        page.click("#title a[href='/topology']")
+        page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+        summary = page.inner_text("#summary")
+        assert "near misses" in summary and "isolated" in summary
+        misses = page.locator("#near_misses tbody tr")
+        assert misses.count() > 0 and page.locator("#spurs tbody tr").count() > 0
+        assert page.locator("#map path.leaflet-interactive").count() >= misses.count()
+        zoom = page.evaluate("() => window.topologyMap.getZoom()")
+        misses.first.locator("td").nth(2).click()  # find it on the map
+        assert page.evaluate("() => window.topologyMap.getZoom()") > zoom
+        page.screenshot(path=str(output_dir / "topology.png"), full_page=False)
+        href = misses.first.locator("a").first.get_attribute("href")
+        misses.first.locator("a").first.click()
+        page.wait_for_url(server + href)
+        assert "道路" in page.inner_text("h1")
+        browser.close()
+    assert errors == []
+
+
+@pytest.mark.browser
 def test_upload_commit_see_and_roll_back_in_chromium(
     server: str, engine: Engine, output_dir: Path, tmp_path: Path
 ) -> None:

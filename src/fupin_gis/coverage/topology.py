@@ -14,6 +14,7 @@ Read from the same network rule 1 routes on (ends within the snap tolerance alre
 from __future__ import annotations
 
 import heapq
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,7 @@ def with_codes(conn: Connection, found: Topology) -> dict[str, Any]:
             )
             item["at"] = [round(shapely.get_x(at), 6), round(shapely.get_y(at), 6)]
             item["wkt"] = shapely.to_wkt(geom, rounding_precision=7)
+            item["geometry"] = json.loads(shapely.to_geojson(shapely.set_precision(geom, 1e-7)))
             out.append(item)
         return out
 
@@ -221,7 +223,11 @@ def write_gpkg(result: dict[str, Any], path: Path) -> Path:
         rows = result[layer]
         frame = gpd.GeoDataFrame(
             [
-                {k: (", ".join(map(str, v)) if isinstance(v, list) else v) for k, v in r.items() if k != "wkt"}
+                {
+                    k: (", ".join(map(str, v)) if isinstance(v, list) else v)
+                    for k, v in r.items()
+                    if k not in ("wkt", "geometry")
+                }
                 for r in rows
             ]
             or None,

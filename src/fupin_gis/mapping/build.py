@@ -367,7 +367,7 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
     root.html.add_child(
         Element(
             '<div id="title">扶贫规划地图 <small>fupin-gis</small> <a href="/reports">报表 Reports</a> '
-            '<a href="/upload">上传 Upload</a> <a href="/batches">批次 Batches</a> '
+            '<a href="/upload">上传 Upload</a> <a href="/batches">批次 Batches</a> <a href="/topology">路网检查 Roads check</a> '
             '<a href="/login" id="signout">退出 Sign out</a> '
             '<button type="button" id="lang" title="中文 / English">EN</button>'
             + freshness(engine, run)

@@ -1,5 +1,5 @@
 """HTML pages: ``/`` is the map of every layer, ``/upload`` the upload page, ``/batches`` the import batches,
-``/layers/{layer}/features/{id}`` one feature (edited by engineers)."""
+``/layers/{layer}/features/{id}`` one feature (edited by engineers), ``/topology`` the road network check."""
 
 from __future__ import annotations
 
@@ -103,6 +103,14 @@ def feature_page(
         can_edit=principal.role in WRITERS,
         role=principal.role,
     )
+
+
+@router.get("/topology", response_class=HTMLResponse)
+def topology_page(settings: SettingsDep, principal: PrincipalDep) -> HTMLResponse:
+    """What engineers should fix in the roads of their scope, on a map and in tables
+    (the page asks ``/api/coverage/topology``)."""
+    c = settings.coverage
+    return _template(settings, "topology.html", tol=f"{c.snap_tolerance_m:g}", gap=f"{c.topology_gap_m:g}", limit=2000)
 
 
 @router.get("/favicon.ico", include_in_schema=False)
