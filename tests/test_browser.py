@@ -7,12 +7,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import uvicorn
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import Engine, text
 
 from fupin_gis.catalog import Catalog
@@ -30,6 +31,20 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+@contextmanager
+def chromium_page(width: int = 1400, height: int = 900) -> Iterator[tuple[Page, list[str]]]:
+    """A page in the system Chromium, and the script errors it meets."""
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            yield page, errors
+        finally:
+            browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -201,11 +216,7 @@ def test_reports_page_in_chromium(server: str, output_dir: Path) -> None:
 def test_search_and_village_page_in_chromium(server: str, engine: Engine, output_dir: Path) -> None:
     with engine.connect() as conn:
         code, name = conn.execute(text("SELECT code, name FROM villages ORDER BY code LIMIT 1")).one()
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with chromium_page() as (page, errors):
         assert page.request.post(server + "/api/coverage/runs").status == 201
         page.goto(server + "/", wait_until="load")
         page.fill("#search-q", name)
@@ -222,7 +233,6 @@ def test_search_and_village_page_in_chromium(server: str, engine: Engine, output
         assert "达标" in page.inner_text("body")
         page.wait_for_timeout(500)
         page.screenshot(path=str(output_dir / "village.png"), full_page=True)
-        browser.close()
     assert errors == []
 
 
@@ -233,11 +243,7 @@ def test_feature_page_edit_in_chromium(server: str, engine: Engine, catalog: Cat
         fid, lon, lat, working = conn.execute(
             text("SELECT id, ST_X(geom), ST_Y(geom), working FROM water_points WHERE working IS NOT NULL ORDER BY id")
         ).first()
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with chromium_page() as (page, errors):
         page.goto(server + "/", wait_until="load")
         page.evaluate(
             """([lat, lon]) => { Object.values(window).find(v => v instanceof L.Map).setView([lat, lon], 17, {animate: false}); }""",
@@ -286,7 +292,6 @@ def test_feature_page_edit_in_chromium(server: str, engine: Engine, catalog: Cat
         page.wait_for_function(
             "document.getElementById('status').className === 'good' && !document.getElementById('moved').textContent"
         )
-        browser.close()
     with engine.connect() as conn:
         x1, y1, moved_batch = conn.execute(
             text("SELECT ST_X(geom), ST_Y(geom), batch_id FROM water_points WHERE id = :i"), {"i": fid}
@@ -303,11 +308,7 @@ def test_feature_page_edit_in_chromium(server: str, engine: Engine, catalog: Cat
 @pytest.mark.browser
 def test_topology_page_in_chromium(server: str, output_dir: Path) -> None:
     """The road network check: counts, the problems on a map and in tables, a road opened from its code."""
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with chromium_page(1300, 900) as (page, errors):
         page.goto(server + "/", wait_until="load")
         page.click("#title a[href='/topology']")
         page.wait_for_selector("body[data-ready='1']", timeout=60_000)
@@ -324,7 +325,6 @@ def test_topology_page_in_chromium(server: str, output_dir: Path) -> None:
         misses.first.locator("a").first.click()
         page.wait_for_url(server + href)
         assert "道路" in page.inner_text("h1")
-        browser.close()
     assert errors == []
 
 
