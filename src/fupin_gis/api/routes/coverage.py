@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
+from fupin_gis.api.background import warm_in_background
 from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep, SystemEngineDep, require
 from fupin_gis.auth.accounts import RUNNERS, Principal, record
 from fupin_gis.coverage.plan import load_plan, measure
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/api/coverage", tags=["coverage"])
 
 @router.post("/runs", status_code=201)
 def new_run(
+    request: Request,
     system: SystemEngineDep,
     settings: SettingsDep,
     catalog: CatalogDep,
@@ -26,6 +28,7 @@ def new_run(
     answer shows the villages of the caller's scope."""
     result = create_run(system, settings.coverage, catalog)
     record(system, principal, "coverage_run", {"run": result["run_id"]})
+    warm_in_background(request.app)  # the map's first view in the new run's colours
     if principal.scope != "*":
         scope = principal.scope.split(",")
         result["villages"] = [v for v in result["villages"] if any(v["code"].startswith(s) for s in scope)]
