@@ -107,16 +107,18 @@ def _cut_all(lines: np.ndarray, cuts: dict[int, list[float]]) -> tuple[np.ndarra
     start_of = np.flatnonzero(first)
     end_of = np.r_[start_of[1:] - 1, len(cum) - 1]
     length = cum[end_of]  # the same arithmetic as the vertices' positions, so the line's end matches
-    # piece boundaries per line: 0, the cuts (deduplicated, sorted, inside the line), the length
-    p_line, p_start, p_end = [], [], []
-    for k, i in enumerate(idx):
-        inner = np.unique(np.round(np.asarray(cuts[int(i)], dtype=float), 6))
-        bounds = np.r_[0.0, inner[(inner > 1e-6) & (inner < length[k] - 1e-6)], length[k]]
-        keep = np.diff(bounds) > 1e-6
-        p_line.append(np.full(int(keep.sum()), k))
-        p_start.append(bounds[:-1][keep])
-        p_end.append(bounds[1:][keep])
-    line_k, start, end = np.concatenate(p_line), np.concatenate(p_start), np.concatenate(p_end)
+    # Piece boundaries, all lines at once: 0, the cuts inside the line (to the micrometre), the length,
+    # sorted along each line; consecutive boundaries of a line more than a micrometre apart are a piece.
+    m = len(idx)
+    cut_k = np.repeat(np.arange(m), [len(cuts[int(i)]) for i in idx])
+    cut_at = np.round(np.concatenate([np.asarray(cuts[int(i)], dtype=float) for i in idx]), 6)
+    inside = (cut_at > 1e-6) & (cut_at < length[cut_k] - 1e-6)
+    all_k = np.r_[np.arange(m), cut_k[inside], np.arange(m)]
+    all_at = np.r_[np.zeros(m), cut_at[inside], length]
+    order = np.lexsort((all_at, all_k))
+    all_k, all_at = all_k[order], all_at[order]
+    keep = (all_k[:-1] == all_k[1:]) & (np.diff(all_at) > 1e-6)
+    line_k, start, end = all_k[:-1][keep], all_at[:-1][keep], all_at[1:][keep]
     # Globally sorted keys, line by line, then along the line in whole micrometres: exact integer
     # comparisons, so a line is cut the same whatever other lines are cut with it.
     um = 1_000_000.0
