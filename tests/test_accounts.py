@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from collections.abc import Iterator
@@ -289,3 +290,34 @@ def test_edits_are_batches_checked_against_the_scope(
         actions = conn.execute(text("SELECT action, detail FROM audit_log WHERE username = 'eng_a'")).all()
     assert any(action == "edit" and detail["feature"] == fid for action, detail in actions)
     assert app_client.delete(f"/api/imports/{made.json()['batch']}", headers=eng_a).status_code == 200
+
+
+def test_first_view_warmed_for_each_scope(
+    base_settings: Settings, import_engine: Engine, towns: tuple[str, str], app_client: TestClient
+) -> None:
+    """Accounts see their scope's own tiles: the server warms the first view of each scope too."""
+    url = import_engine.url.render_as_string(hide_password=False)
+    warm = base_settings.map.model_copy(update={"warm_overviews": True})
+    settings = base_settings.model_copy(
+        update={
+            "database_url": url,
+            "map": warm,
+            "auth": base_settings.auth.model_copy(update={"required": True}),
+        }
+    )
+    with TestClient(create_app(settings)) as c:
+        c.app.state.warmer.join(120)  # type: ignore[attr-defined]
+    with import_engine.connect() as conn:
+        keys = set(conn.execute(text("SELECT DISTINCT layer FROM tile_cache")).scalars())
+    assert "roads" in keys  # the whole registry's
+    assert f"roads@{towns[0]}|0" in keys and f"roads@{towns[1]}|0" in keys  # each engineer's township
+    # and those tiles are the ones the engineer is then served: same bytes as rendering them afresh
+    token = bearer(import_engine, "eng_a")
+    with import_engine.connect() as conn:
+        z, x, y, cached = conn.execute(
+            text("SELECT z, x, y, data FROM tile_cache WHERE layer = :k ORDER BY z DESC LIMIT 1"),
+            {"k": f"roads@{towns[0]}|0"},
+        ).one()
+    served = app_client.get(f"/tiles/roads/{z}/{x}/{y}.mvt", headers={**token, "Accept-Encoding": "gzip"})
+    assert served.status_code == 200
+    assert mapbox_vector_tile.decode(served.content) == mapbox_vector_tile.decode(gzip.decompress(bytes(cached)))

@@ -176,8 +176,15 @@ def warm_home_view(
     run: int | None,
     bbox: tuple[float, float, float, float],
     grid: str = "w",
+    scope_key: str = "",
+    overview: bool = True,
 ) -> None:
     """Render into the cache the tiles of ``layers`` (``coverage`` of ``run`` included) a first view
-    of ``bbox`` asks for, so that view is served at once after a start or an import."""
+    of ``bbox`` asks for, so that view is served at once after a start or an import (``engine`` and
+    ``scope_key`` as in ``get_tiles``: an account's scope gets tiles of its own)."""
+    plain = [layer for layer in layers if layer != "coverage"]
     for z, x, y in home_tiles(bbox, grid):
-        get_tiles(engine, catalog, layers, z, x, y, run, grid=grid)
+        if plain:  # the catalog layers' tiles do not depend on the run
+            get_tiles(engine, catalog, plain, z, x, y, None, scope_key, overview, grid)
+        if run is not None and "coverage" in layers:
+            get_tiles(engine, catalog, ["coverage"], z, x, y, run, scope_key, overview, grid)
