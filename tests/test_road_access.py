@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from fupin_gis.coverage.network import RoadRows, build_network
 from fupin_gis.coverage.road_access import Seat, road_access
+from fupin_gis.coverage.run import gauss_kruger_zone
+from fupin_gis.errors import InvalidInput
 
 H, G = True, False  # usable (hardened, wide, built) or not
 
@@ -135,3 +137,9 @@ def test_joint_plan_hardens_a_shared_segment_once() -> None:
     plan = joint_plan(build_network(net_rows), villages, [Seat("T", (0, 0))])
     assert plan.length_m == pytest.approx(1000) and plan.roads == [1] and plan.villages_served == 2
     assert sum(shapely.length(p) for p in plan.pieces) == pytest.approx(1000)  # the geometry to harden
+
+
+def test_metric_crs_is_the_gauss_kruger_zone_of_the_data() -> None:
+    assert [gauss_kruger_zone(x) for x in (73.6, 107.2, 108.0, 117.2, 134.7)] == [4534, 4545, 4545, 4548, 4554]
+    with pytest.raises(InvalidInput, match="METRIC_SRID"):
+        gauss_kruger_zone(24.9)  # Helsinki: the metric CRS must be configured

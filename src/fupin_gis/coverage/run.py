@@ -16,6 +16,7 @@ from fupin_gis.coverage.network import Network, RoadRows, build_network
 from fupin_gis.coverage.road_access import Access, Seat, contract, joint_plan, road_access
 from fupin_gis.coverage.roads import load_roads
 from fupin_gis.coverage.rules import sql_text
+from fupin_gis.errors import InvalidInput
 from fupin_gis.settings import CoverageSettings
 
 
@@ -26,7 +27,22 @@ def metric_srid(conn: Connection, settings: CoverageSettings) -> int:
     lon = conn.execute(text("SELECT ST_X(ST_Centroid(ST_Extent(geom))) FROM counties")).scalar_one()
     if lon is None:
         lon = conn.execute(text("SELECT ST_X(ST_Centroid(ST_Extent(geom))) FROM roads")).scalar_one() or 108.0
-    return 4534 + int(round((float(lon) - 75.0) / 3.0))
+    return gauss_kruger_zone(float(lon))
+
+
+def gauss_kruger_zone(lon: float) -> int:
+    """The CGCS2000 3-degree Gauss-Kruger CRS (EPSG:4534 at 75°E … EPSG:4554 at 135°E) for ``lon``;
+    InvalidInput outside China, where the metric CRS must be configured."""
+    srid = 4534 + int(round((lon - 75.0) / 3.0))
+    if not 4534 <= srid <= 4554:
+        raise InvalidInput(
+            f"数据中心经度 {lon:.2f}° 不在中国的高斯-克吕格 3 度带内：请设置 FUPIN_COVERAGE__METRIC_SRID（米制坐标系）",
+            f"the data's centre lies at {lon:.2f}°E, outside China's 3-degree Gauss-Kruger zones: "
+            "set FUPIN_COVERAGE__METRIC_SRID to a metric CRS",
+            field="metric_srid",
+            value=round(lon, 2),
+        )
+    return srid
 
 
 def load_seats(conn: Connection, srid: int) -> tuple[list[Seat], list[Seat], dict[str, str]]:
