@@ -19,11 +19,7 @@
     };
   };
 
-  function esc(value) {
-    return String(value).replace(/[&<>"']/g, function (c) {
-      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
-    });
-  }
+  var esc = window.fupinEsc;  // from fupin.js, loaded first
 
   // Chinese first; the EN button switches popups to English (remembered in this browser).
   var english = false;
@@ -170,8 +166,7 @@
     var out = document.getElementById("signout");
     if (out) out.addEventListener("click", function (e) {
       e.preventDefault();
-      var csrf = (document.cookie.match(/(?:^|; )fupin_csrf=([^;]*)/) || [])[1] || "";
-      fetch("/logout", { method: "POST", headers: { "X-CSRF-Token": csrf } }).then(function () { location.href = "/login"; });
+      fetch("/logout", { method: "POST", headers: { "X-CSRF-Token": fupinCsrf() } }).then(function () { location.href = "/login"; });
     });
     var input = document.getElementById("search-q"), list = document.getElementById("search-results");
     if (!input) return;

@@ -28,10 +28,11 @@ from sqlalchemy import Connection, text
 from fupin_gis.coverage.netcache import cached_network
 from fupin_gis.coverage.network import Network, build_network
 from fupin_gis.coverage.road_access import Seat
-from fupin_gis.coverage.roads import load_roads
+from fupin_gis.coverage.roads import load_roads, reproject
 from fupin_gis.coverage.run import load_seats, metric_srid
 from fupin_gis.settings import CoverageSettings
 
+STORED_SRID = 4490  # the catalog's CGCS2000 lon/lat
 DETOUR = 4.0  # a near miss is not reached within this many times the gap along the network
 
 
@@ -170,18 +171,17 @@ def with_codes(conn: Connection, found: Topology) -> dict[str, Any]:
     codes: dict[int, str] = dict(
         conn.execute(text("SELECT id, code FROM roads WHERE id = ANY(:ids)"), {"ids": list(ids)}).all()
     )
-    back = _to_lonlat(found.srid)
 
     def shaped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
-        for row in rows:
+        lonlat = reproject(np.array([row["geom"] for row in rows], dtype=object), found.srid, STORED_SRID)
+        for row, geom in zip(rows, lonlat, strict=True):
             item = {k: v for k, v in row.items() if k != "geom"}
             for key in ("road_id", "other_road_id"):
                 if key in item:
                     item[key.replace("_id", "_code")] = codes.get(item[key])
             if "roads" in item:
                 item["road_codes"] = [codes.get(r) for r in item["roads"]]
-            geom = back(row["geom"])
             # where to look: a near miss's free end, a point on a spur or an isolated piece
             at = (
                 shapely.get_point(geom, 0)
@@ -200,17 +200,6 @@ def with_codes(conn: Connection, found: Topology) -> dict[str, Any]:
         "spurs": shaped(found.spurs),
         "isolated": shaped(found.isolated),
     }
-
-
-def _to_lonlat(srid: int) -> Any:
-    from pyproj import Transformer
-
-    back = Transformer.from_crs(srid, 4490, always_xy=True)
-
-    def move(geom: shapely.Geometry) -> shapely.Geometry:
-        return shapely.transform(geom, lambda xy: np.column_stack(back.transform(xy[:, 0], xy[:, 1])))
-
-    return move
 
 
 def write_gpkg(result: dict[str, Any], path: Path) -> Path:

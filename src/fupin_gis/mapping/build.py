@@ -385,7 +385,7 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
         Element(
             '<meta name="fupin-layers" content="' + ",".join(s.name for s in catalog.ordered()) + '">'
             f"<script>window.FUPIN = {config};</script>"
-            '<script src="/static/map.js"></script>'
+            '<script src="/static/fupin.js"></script><script src="/static/map.js"></script>'
         )
     )
     localise(root)

@@ -16,8 +16,10 @@ from fupin_gis.tiles.mvt import DETAIL_ZOOM, GRIDS, band, ensure_overview, rende
 
 
 def _key(layer: str, run: int | None, scope_key: str, grid: str) -> str:
+    """The cache key of a layer's tile: the coverage's names its run (a catalog layer's does not depend
+    on it), then the scope and the grid."""
     return (
-        (layer if run is None else f"{layer}:{run}")
+        (f"{layer}:{run}" if layer == "coverage" else layer)
         + (f"@{scope_key}" if scope_key else "")
         + ("#c" if grid == "c" else "")
     )
@@ -35,7 +37,8 @@ def get_tiles(
     overview: bool = True,
     grid: str = "w",
 ) -> list[tuple[bytes, str]]:
-    """Each layer's gzipped tile and ETag: the cached ones read at once, the others rendered and stored.
+    """Each layer's gzipped tile and ETag: the cached ones read at once, the others rendered and stored
+    (``run``: of the coverage layer, if asked for).
 
     ``engine`` carries the asker's scope (row-level security); cached tiles are kept per
     ``scope_key``; only askers who see everything may draw from the shared overviews.
@@ -65,22 +68,6 @@ def get_tiles(
         if made:
             conn.commit()
     return [found[key] for key in keys]
-
-
-def get_tile(
-    engine: Engine,
-    catalog: Catalog,
-    layer: str,
-    z: int,
-    x: int,
-    y: int,
-    run: int | None = None,
-    scope_key: str = "",
-    overview: bool = True,
-    grid: str = "w",
-) -> tuple[bytes, str]:
-    """One layer's gzipped tile and its ETag (see ``get_tiles``)."""
-    return get_tiles(engine, catalog, [layer], z, x, y, run, scope_key, overview, grid)[0]
 
 
 def combine(parts: list[tuple[bytes, str]]) -> tuple[bytes, str]:
@@ -182,9 +169,5 @@ def warm_home_view(
     """Render into the cache the tiles of ``layers`` (``coverage`` of ``run`` included) a first view
     of ``bbox`` asks for, so that view is served at once after a start or an import (``engine`` and
     ``scope_key`` as in ``get_tiles``: an account's scope gets tiles of its own)."""
-    plain = [layer for layer in layers if layer != "coverage"]
     for z, x, y in home_tiles(bbox, grid):
-        if plain:  # the catalog layers' tiles do not depend on the run
-            get_tiles(engine, catalog, plain, z, x, y, None, scope_key, overview, grid)
-        if run is not None and "coverage" in layers:
-            get_tiles(engine, catalog, ["coverage"], z, x, y, run, scope_key, overview, grid)
+        get_tiles(engine, catalog, layers, z, x, y, run, scope_key, overview, grid)

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from fupin_gis.api.deps import CatalogDep, EngineDep, PrincipalDep
 from fupin_gis.errors import InvalidInput, LayerNotFound, NotFound
-from fupin_gis.tiles.cache import combine, get_tile, get_tiles
+from fupin_gis.tiles.cache import combine, get_tiles
 from fupin_gis.tiles.mvt import check_tile
 
 router = APIRouter(tags=["tiles"])
@@ -62,17 +62,8 @@ def tile(
                     raise NotFound("还没有覆盖分析结果", "No coverage run yet")
         elif layer not in catalog.layers:
             raise LayerNotFound(layer)
-        data, etag = get_tile(
-            engine,
-            catalog,
-            layer,
-            z,
-            x,
-            y,
-            run if layer == "coverage" else None,
-            principal.tile_key,
-            principal.unrestricted,
-            grid,
+        ((data, etag),) = get_tiles(
+            engine, catalog, [layer], z, x, y, run, principal.tile_key, principal.unrestricted, grid
         )
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if request.headers.get("if-none-match") == etag:
