@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from ingest_helpers import do_import
 from sqlalchemy import Engine, text
 
+from fupin_gis.api.background import warm_in_background
 from fupin_gis.catalog import Catalog
 from fupin_gis.ingest.batches import rollback
 from fupin_gis.main import create_app
@@ -270,7 +271,14 @@ def test_overviews_are_built_in_the_background(
     url = import_engine.url.render_as_string(hide_password=False)
     warm = base_settings.map.model_copy(update={"warm_overviews": True})
     with TestClient(create_app(base_settings.model_copy(update={"database_url": url, "map": warm}))) as c:
-        c.app.state.warmer.join(60)  # type: ignore[attr-defined]
+        first = c.app.state.warmer  # type: ignore[attr-defined]
+        # an import while it works asks the same thread for another round instead of starting one
+        assert warm_in_background(c.app) is first or not first.is_alive()  # type: ignore[arg-type]
+        first.join(60)
+        assert not first.is_alive() and c.app.state.warm_again is False  # type: ignore[attr-defined]
+        again = warm_in_background(c.app)  # type: ignore[arg-type]
+        assert again is not None and again is not first  # done: the next call starts a new round
+        again.join(60)
         with import_engine.connect() as conn:
             built = conn.execute(text("SELECT layer, band FROM tile_overview_built ORDER BY 1, 2")).all()
             cached_rows = [tuple(r) for r in conn.execute(text("SELECT layer, z, x, y FROM tile_cache")).all()]

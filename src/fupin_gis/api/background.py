@@ -15,6 +15,8 @@ from fupin_gis.mapping.build import home_view
 from fupin_gis.settings import Settings
 from fupin_gis.tiles.cache import warm_home_view, warm_overviews
 
+_lock = threading.Lock()
+
 
 def account_scopes(engine: Engine, limit: int = 50) -> list[Principal]:
     """One principal for each scope (and personal-data right) the enabled accounts have, but not the
@@ -50,21 +52,35 @@ def warm_first_view(engine: Engine, catalog: Catalog, settings: Settings, princi
 
 
 def warm_in_background(app: FastAPI) -> threading.Thread | None:
-    """Start building the low-zoom overviews and the first view's tiles (``map.warm_overviews``); the thread, or None."""
+    """Build the low-zoom overviews and the first view's tiles (``map.warm_overviews``) in a thread;
+    the thread, or None. While one is at work, a new call only asks it for one more round (imports
+    and edits in quick succession do not start a thread each)."""
     settings: Settings = app.state.settings
     if not settings.map.warm_overviews:
         return None
+    with _lock:
+        running: threading.Thread | None = getattr(app.state, "warmer", None)
+        if running is not None and running.is_alive():
+            app.state.warm_again = True
+            return running
+        app.state.warm_again = False
 
     def work() -> None:
-        # if the database goes away (shutdown), the overviews are built on first use instead
-        with contextlib.suppress(SQLAlchemyError):
-            engine, catalog = app.state.engine, app.state.catalog
-            warm_first_view(engine, catalog, settings, SYSTEM)  # first (it builds the overviews it draws from)
-            warm_overviews(engine, catalog)
-            if getattr(app.state, "rls_ready", False):  # then as each account's scope sees it
-                for principal in account_scopes(engine):
-                    warm_first_view(principal.scoped(engine), catalog, settings, principal)
+        while True:
+            # if the database goes away (shutdown), the overviews are built on first use instead
+            with contextlib.suppress(SQLAlchemyError):
+                engine, catalog = app.state.engine, app.state.catalog
+                warm_first_view(engine, catalog, settings, SYSTEM)  # first (it builds the overviews it draws from)
+                warm_overviews(engine, catalog)
+                if getattr(app.state, "rls_ready", False):  # then as each account's scope sees it
+                    for principal in account_scopes(engine):
+                        warm_first_view(principal.scoped(engine), catalog, settings, principal)
+            with _lock:
+                if not app.state.warm_again:
+                    return
+                app.state.warm_again = False
 
     thread = threading.Thread(target=work, name="fupin-overviews", daemon=True)
+    app.state.warmer = thread
     thread.start()
     return thread
