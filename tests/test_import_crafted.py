@@ -175,6 +175,27 @@ def test_typos_flagged_never_guessed_and_nothing_written(
     assert _stored(import_engine, "water_points", report.batch)["households_served"].tolist() == [1650, 30, 156, 20, 12]
 
 
+def test_integer_beyond_the_column_is_an_error_not_a_crash(
+    tmp_path: Path, import_engine: Engine, catalog: Catalog
+) -> None:
+    # As text in a sheet and as a number in a GeoPackage: both beyond an integer column's range.
+    frame = _points(4490).rename(columns={"水源类型": "类型"}).assign(状态="现有")
+    frame["受益户数"] = ["12", "99999999999", "30", "40"]
+    csv = tmp_path / "水源.csv"
+    pd.DataFrame(frame.drop(columns="geometry")).assign(经度=frame.geometry.x, 纬度=frame.geometry.y).to_csv(
+        csv, index=False
+    )
+    gpkg = tmp_path / "水源.gpkg"
+    frame.assign(受益户数=[12.0, 3e12, 30.0, 40.0]).to_file(gpkg, engine="pyogrio")
+    before = snapshot(import_engine, catalog)
+    for path in (csv, gpkg):
+        report = do_import(import_engine, catalog, path, "water_points")
+        assert not report.ok
+        [problem] = [p for p in report.problems.items if p.severity == "error"]
+        assert (problem.feature, problem.code, problem.field) == (1, "out_of_range", "受益户数")
+    assert snapshot(import_engine, catalog) == before
+
+
 def test_geojson_kml_kmz_and_geopackage(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
     frame = _points(4490).rename(columns={"水源类型": "设施类型"})
     frame["设施类型"] = ["村小", "卫生室", "活动室", "敬老院"]

@@ -8,7 +8,6 @@ layer's key) with a batch row, all in the transaction that created the staging t
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import queue
 import tempfile
@@ -18,8 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
@@ -32,6 +29,7 @@ from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.errors import ImportRefused
 from fupin_gis.ingest import batches
 from fupin_gis.ingest.archive import ArchiveLimits, expand
+from fupin_gis.ingest.binary_copy import BinaryCopy
 from fupin_gis.ingest.crs import CrsDecision, gcj02_geometries, infer_crs, lands_inside, parse_crs
 from fupin_gis.ingest.encoding import looks_mojibake
 from fupin_gis.ingest.fields import map_fields
@@ -138,14 +136,6 @@ def _defer_indexes(conn: Connection, spec: LayerSpec) -> list[str]:
     return [ddl for _, ddl in rows]
 
 
-def _csv(frame: pd.DataFrame) -> bytes:
-    """Rows as CSV that PostgreSQL's COPY reads: "" is an empty string, nothing is NULL."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    sink = io.BytesIO()
-    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    return sink.getvalue()
-
-
 class _Writer:
     """Validated rows into the database, inside the import's transaction.
 
@@ -177,13 +167,13 @@ class _Writer:
         assert raw is not None
         self.raw = raw
         self.layer_columns = [c for c in columns if not c.startswith("_")]
+        self._copiers: dict[tuple[str, ...], BinaryCopy] = {}
 
     def _copy(self, table: str, columns: list[str], frame: pd.DataFrame) -> None:
-        with (
-            self.raw.cursor() as cur,
-            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy,
-        ):
-            copy.write(_csv(frame[columns]))
+        key = (table, *columns)
+        if key not in self._copiers:
+            self._copiers[key] = BinaryCopy(self.raw, table, columns)
+        self._copiers[key].write(frame)
 
     def start(self) -> None:
         """Write in a thread of its own, so PostgreSQL ingests one chunk while the next is validated."""
@@ -473,12 +463,15 @@ def _validate_source(
                     if col in table
                     else default
                 )
-        rows = pd.DataFrame({"_feature": np.arange(offset, offset + n), "_file": src.label})
+        rows: dict[str, object] = {
+            "_feature": np.arange(offset, offset + n),
+            "_file": np.full(n, src.label, dtype=object),
+        }
         bad = np.zeros(n, dtype=bool)
         for col, dst in fm.mapping.items():
             fieldspec = spec.field(dst)
             values, issues = convert(table[col], fieldspec, catalog)
-            rows[dst] = values.to_numpy() if fieldspec.type != "integer" else values.array
+            rows[dst] = values.array
             for i in np.flatnonzero(issues.notna().to_numpy()):
                 issue: Issue = issues.iloc[i]
                 bad[i] |= issue.severity == "error"
@@ -496,7 +489,7 @@ def _validate_source(
                 )
         for f in spec.fields:
             if f.required and f.name in rows and not seat_mode:
-                for i in np.flatnonzero(pd.isna(rows[f.name]).to_numpy() & ~bad):
+                for i in np.flatnonzero(pd.isna(rows[f.name]) & ~bad):  # type: ignore[call-overload]
                     bad[i] = True
                     problems.add(
                         Problem(
@@ -554,18 +547,14 @@ def _validate_source(
                 {"feature": offset + int(i), "file": src.label, "geometry": json.loads(g)}
                 for i, g in zip(keep, shapes, strict=True)
             )
-        rows[spec.seat.name if seat_mode and spec.seat else "geom"] = shapely.to_wkb(
-            shapely.set_srid(moved, catalog.srid), hex=True, include_srid=True
-        )
+        # WKB without an SRID: the column's (the catalog's) is taken on the way in.
+        rows[spec.seat.name if seat_mode and spec.seat else "geom"] = shapely.to_wkb(moved)
         unknown = [c for c in fm.unknown if c in table]
         rows["extra"] = _extra_json(table[unknown]) if unknown else "{}"
         report.features_read += n
         sreport.features = offset + n
-        good = rows[~bad]
-        for col in stager.columns:
-            if col not in good:
-                good = good.assign(**{col: None})
-        stager.write(good)
+        frame = pd.DataFrame({col: rows.get(col, np.full(n, None, dtype=object)) for col in stager.columns}, copy=False)
+        stager.write(frame[~bad] if bad.any() else frame)
         offset += n
         bar.update(task, advance=n)
 

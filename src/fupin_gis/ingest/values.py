@@ -15,10 +15,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from fupin_gis.catalog import Catalog, FieldSpec
 
 NULLS = {"", "na", "n/a", "nan", "null", "none", "-", "--", "—", "/", "／", "<null>"}
+_NULLS_ARROW = pa.array(sorted(NULLS))
+_ARROW_TEXT = pd.StringDtype("pyarrow")
 TRUE_WORDS = {
     "是",
     "有",
@@ -163,10 +167,23 @@ def _integral(value: float, integer: bool, warn: Issue | None) -> tuple[float | 
     return value, warn
 
 
+INT4 = (-(2**31), 2**31 - 1)  # the range of an integer column
+
+
+def _bounds(field: FieldSpec) -> tuple[float | None, float | None]:
+    """The field's allowed range; an integer also within the column's."""
+    if field.type != "integer":
+        return field.min, field.max
+    return max(field.min, INT4[0]) if field.min is not None else INT4[0], (
+        min(field.max, INT4[1]) if field.max is not None else INT4[1]
+    )
+
+
 def _range_issue(field: FieldSpec, value: float) -> Issue | None:
-    if field.min is not None and value < field.min or field.max is not None and value > field.max:
-        lo = "" if field.min is None else f"{field.min:g}"
-        hi = "" if field.max is None else f"{field.max:g}"
+    low, high = _bounds(field)
+    if low is not None and value < low or high is not None and value > high:
+        lo = "" if low is None else f"{low:g}"
+        hi = "" if high is None else f"{high:g}"
         return Issue("out_of_range", "error", f"{value:g} 超出范围 [{lo}, {hi}]", f"{value:g} is outside [{lo}, {hi}]")
     return None
 
@@ -197,8 +214,9 @@ def convert(series: pd.Series, field: FieldSpec, catalog: Catalog) -> tuple[pd.S
         bad = values.notna() & ~np.isfinite(values.fillna(0))
         if field.type == "integer":
             bad |= values.notna() & (values.fillna(0) % 1 != 0)
-        lo = values < field.min if field.min is not None else pd.Series(False, index=series.index)
-        hi = values > field.max if field.max is not None else pd.Series(False, index=series.index)
+        low, high = _bounds(field)
+        lo = values < low if low is not None else pd.Series(False, index=series.index)
+        hi = values > high if high is not None else pd.Series(False, index=series.index)
         for i in np.flatnonzero((bad | lo | hi).to_numpy()):
             v = values.iloc[i]
             issues.iloc[i] = _range_issue(field, v) or Issue(
@@ -207,9 +225,12 @@ def convert(series: pd.Series, field: FieldSpec, catalog: Catalog) -> tuple[pd.S
         values[(bad | lo | hi)] = np.nan
         return (values.round().astype("Int64") if field.type == "integer" else values), issues
     if field.type == "text" and (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
-        as_text = series.astype("string").str.strip()
-        null = as_text.isna() | as_text.str.casefold().isin(NULLS)
-        return pd.Series(as_text.astype(object).where(~null, None), index=series.index), pd.Series(
+        # In Arrow, column at a time: stripped, the placeholders of an empty value made NULL.
+        as_text = series if isinstance(series.array, pd.arrays.ArrowStringArray) else series.astype(_ARROW_TEXT)
+        stripped = pc.utf8_trim_whitespace(pa.array(as_text.array))
+        null = pc.fill_null(pc.is_in(pc.utf8_lower(stripped), value_set=_NULLS_ARROW), True)
+        text = pc.if_else(null, pa.scalar(None, pa.string()), stripped)
+        return pd.Series(pd.arrays.ArrowStringArray(text), index=series.index), pd.Series(
             [None] * n, index=series.index, dtype=object
         )
     # Each distinct value is parsed once; rows pick their result by their factor code.
@@ -221,8 +242,12 @@ def convert(series: pd.Series, field: FieldSpec, catalog: Catalog) -> tuple[pd.S
     for k, (value, issue) in enumerate(parsed):
         parsed_values[k], parsed_issues[k] = value, issue
     parsed_values[-1] = parsed_issues[-1] = None  # factor -1: a missing value
+    issues = pd.Series(parsed_issues[factor], index=series.index, dtype=object)
+    if field.type in ("enum", "code", "text"):  # text, taken from the distinct values in Arrow
+        dictionary = pa.array([value for value, _ in parsed], pa.string())
+        taken = dictionary.take(pa.array(factor, mask=factor < 0))
+        return pd.Series(pd.arrays.ArrowStringArray(taken), index=series.index), issues
     values = pd.Series(parsed_values[factor], index=series.index)
-    issues = pd.Series(parsed_issues[factor], index=series.index)
     if field.type == "integer":
         values = pd.Series(pd.array(values.tolist(), dtype="Int64"), index=series.index)
     elif field.type == "number":
