@@ -447,6 +447,18 @@ def test_large_load_into_empty_layer_rebuilds_indexes(tmp_path: Path, import_eng
     assert not failed.ok
     with import_engine.connect() as conn:
         assert schema_problems(conn, catalog) == []
+    # A key repeated in a later chunk of a large load is found, and nothing is left behind.
+    repeated = tmp_path / "power-repeated.gpkg"
+    frame.assign(编号=[f"PL-{i}" for i in range(25)] + ["PL-3"] + [f"PL-{i}" for i in range(26, 40)]).to_file(
+        repeated, engine="pyogrio"
+    )
+    failed = do_import(import_engine, catalog, repeated, "power_lines", defer_index_min=10, chunk_size=10)
+    assert [(p.code, p.feature, p.value) for p in failed.problems.items if p.severity == "error"] == [
+        ("duplicate_key", 25, "PL-3")
+    ]
+    with import_engine.connect() as conn:
+        assert schema_problems(conn, catalog) == []
+        assert conn.execute(text("SELECT count(*) FROM power_lines")).scalar_one() == 0
     report = do_import(import_engine, catalog, path, "power_lines", defer_index_min=10)
     assert report.ok and report.inserted == 40
     with import_engine.connect() as conn:

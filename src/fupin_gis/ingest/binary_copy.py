@@ -7,7 +7,7 @@ catalog's) on the way in, so features need no SRID stamped on them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -53,12 +53,19 @@ class BinaryCopy:
             for f in fields
         }
 
-    def batch(self, frame: pd.DataFrame) -> pa.RecordBatch:
-        """The frame's columns as Arrow, in the table's types (NaN and None are NULL)."""
-        arrays = [_array(frame[c], f.type) for c, f in zip(self.columns, self.schema, strict=True)]
+    def batch(self, frame: pd.DataFrame, constants: Mapping[str, object] | None = None) -> pa.RecordBatch:
+        """The frame's columns as Arrow, in the table's types (NaN and None are NULL); ``constants``
+        give a column one value for every row."""
+        constants = constants or {}
+        arrays = [
+            pa.repeat(pa.scalar(constants[c], f.type), len(frame))
+            if c in constants
+            else pa.array(frame[c].array, type=f.type, from_pandas=True)
+            for c, f in zip(self.columns, self.schema, strict=True)
+        ]
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
-    def write(self, frame: pd.DataFrame) -> None:
+    def write(self, frame: pd.DataFrame, constants: Mapping[str, object] | None = None) -> None:
         """COPY the frame's rows (in the order of ``columns``)."""
         encoder = ArrowToPostgresBinaryEncoder.new_with_encoders(self.schema, self.encoders)
         with (
@@ -66,9 +73,5 @@ class BinaryCopy:
             cur.copy(f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN WITH (FORMAT binary)") as copy,
         ):
             copy.write(encoder.write_header())
-            copy.write(encoder.write_batch(self.batch(frame)))
+            copy.write(encoder.write_batch(self.batch(frame, constants)))
             copy.write(encoder.finish())
-
-
-def _array(series: pd.Series, kind: pa.DataType) -> pa.Array:
-    return pa.array(series.array, type=kind, from_pandas=True)

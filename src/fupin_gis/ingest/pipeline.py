@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psycopg
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import IntegrityError
 
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.errors import ImportRefused
@@ -169,11 +169,11 @@ class _Writer:
         self.layer_columns = [c for c in columns if not c.startswith("_")]
         self._copiers: dict[tuple[str, ...], BinaryCopy] = {}
 
-    def _copy(self, table: str, columns: list[str], frame: pd.DataFrame) -> None:
+    def _copy(self, table: str, columns: list[str], frame: pd.DataFrame, **constants: object) -> None:
         key = (table, *columns)
         if key not in self._copiers:
             self._copiers[key] = BinaryCopy(self.raw, table, columns)
-        self._copiers[key].write(frame)
+        self._copiers[key].write(frame, constants)
 
     def start(self) -> None:
         """Write in a thread of its own, so PostgreSQL ingests one chunk while the next is validated."""
@@ -221,14 +221,14 @@ class _Writer:
                     {"k": keys[present].astype(str).tolist()},
                 ).scalars()
                 staged |= keys.isin(set(found)).to_numpy()
-        direct = frame[~staged].assign(batch_id=self.batch)
+        direct = frame[~staged] if staged.any() else frame
         if len(direct):
             savepoint = self.conn.begin_nested()
             try:
-                self._copy(self.spec.name, [*self.layer_columns, "batch_id"], direct)
+                self._copy(self.spec.name, [*self.layer_columns, "batch_id"], direct, batch_id=self.batch)
                 savepoint.commit()
                 self.direct += len(direct)
-            except IntegrityError:
+            except psycopg.errors.UniqueViolation:  # raised by the driver: COPY runs on its connection
                 # A key repeated from an earlier chunk of the same file: stage, report at the end.
                 savepoint.rollback()
                 staged[:] = True
