@@ -15,8 +15,25 @@ from pathlib import Path, PurePosixPath
 
 from fupin_gis.errors import ImportRefused, UnsupportedFormat, UploadTooLarge
 
-DATA_SUFFIXES = {".shp", ".gpkg", ".geojson", ".json", ".kml", ".kmz", ".csv", ".xlsx", ".zip"}
+DATA_SUFFIXES = {
+    ".shp",
+    ".gpkg",
+    ".geojson",
+    ".json",
+    ".kml",
+    ".kmz",
+    ".gpx",  # handheld GPS and phone track recorders
+    ".tab",  # MapInfo
+    ".mif",
+    ".dxf",  # CAD drawings (e.g. CASS survey plots)
+    ".csv",
+    ".xlsx",
+    ".xls",
+    ".zip",
+}
 ARCHIVE_SUFFIXES = {".zip", ".kmz"}
+SIDECARS = {".shp", ".tab", ".mif"}  # formats whose data sits in files beside the one named
+EXPECTED = ".zip, .shp, .gpkg, .geojson, .kml, .kmz, .gpx, .tab, .mif, .dxf, .csv, .xlsx, .xls"
 
 
 @dataclass(frozen=True)
@@ -136,24 +153,24 @@ def expand(path: Path, workdir: Path, limits: ArchiveLimits = ArchiveLimits()) -
             names = ", ".join(sorted(p.name for p in folder.rglob("*") if p.is_file())[:10]) or "(empty)"
             raise UnsupportedFormat(
                 f"{path.name}：压缩包中没有可导入的地理数据文件（{names}）",
-                f"{path.name}: no geographic file in the archive ({names}); expected .shp, .gpkg, .geojson, .kml, .csv or .xlsx",
+                f"{path.name}: no geographic file in the archive ({names}); expected {EXPECTED}",
                 file=path.name,
             )
         return datasets
-    if suffix == ".shp":
-        # Work on a copy: a damaged header may be repaired before reading.
-        return [copy_shapefile_parts(path, workdir / "shp")]
+    if suffix in SIDECARS:
+        # Work on a copy with the sidecars: a damaged Shapefile header may be repaired before reading.
+        return [copy_shapefile_parts(path, workdir / suffix[1:])]
     if suffix not in DATA_SUFFIXES:
         raise UnsupportedFormat(
             f"{path.name}：不支持的文件类型 {suffix or '(无扩展名)'}",
-            f"{path.name}: unsupported file type {suffix or '(no extension)'}; expected .zip, .shp, .gpkg, .geojson, .kml, .kmz, .csv or .xlsx",
+            f"{path.name}: unsupported file type {suffix or '(no extension)'}; expected {EXPECTED}",
             file=path.name,
         )
     return [path]
 
 
 def copy_shapefile_parts(shp: Path, target: Path) -> Path:
-    """Copy a loose .shp with its sidecars (any case of extension) into ``target``."""
+    """Copy a loose .shp (or MapInfo .tab/.mif) with its sidecars (any case of extension) into ``target``."""
     target.mkdir(parents=True, exist_ok=True)
     for part in shp.parent.iterdir():
         if part.stem == shp.stem:

@@ -9,6 +9,7 @@ Latin-1 text shows as high bytes standing alone among ASCII letters.
 from __future__ import annotations
 
 import codecs
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,3 +270,55 @@ def repair_field_names(dbf: Path, encoding: str) -> list[str]:
             pos += 32
             fh.seek(pos)
     return notes
+
+
+# MapInfo's charset names for the encodings the detector returns (and back).
+MAPINFO_CHARSETS = {
+    "gb18030": "WindowsSimpChinese",
+    "gbk": "WindowsSimpChinese",
+    "cp936": "WindowsSimpChinese",
+    "big5": "WindowsTradChinese",
+    "cp1252": "WindowsLatin1",
+    "cp437": "WindowsLatin1",
+}
+_CHARSET_LINE = re.compile(rb'^(\s*!?charset\s+"?)([A-Za-z0-9_-]+)("?)', re.I | re.M)
+
+
+def decide_for_mapinfo(path: Path, option: str | None) -> EncodingDecision | None:
+    """The encoding of a MapInfo .tab/.mif whose header says ``Neutral`` (or what ``option`` says).
+
+    GDAL decodes the charset a file declares; a file declaring none (``Neutral``) is read as
+    bytes, which breaks on GBK text. Then the text is detected from the .dat (dBase) or .mid, and
+    the header of the working copy is made to declare it, so GDAL decodes it. None when the file
+    declares its charset and no option overrides it.
+    """
+    header = path.read_bytes()[:4096]
+    found = _CHARSET_LINE.search(header)
+    declared = found.group(2).decode("ascii").lower() if found else "neutral"
+    if declared != "neutral" and not option:
+        return None
+    if path.suffix.lower() == ".tab":
+        dat = _sidecar(path, ".dat")
+        ldid, samples = dbf_text_samples(dat) if dat else (None, [])
+    else:
+        mid = _sidecar(path, ".mid")
+        ldid, samples = (
+            None,
+            [
+                v
+                for line in (mid.read_bytes().splitlines()[:5000] if mid else [])
+                for v in line.split(b",")
+                if v.strip(b' "')
+            ],
+        )
+    if option:
+        name = normalise(option)
+        decision = EncodingDecision(name, "option", 1.0, ldid, [s.decode(name, "replace") for s in samples[:8]])
+    else:
+        decision = detect_encoding(samples, ldid)
+    charset = MAPINFO_CHARSETS.get(decision.name)
+    if charset is not None and found is not None:
+        text = path.read_bytes()
+        start, end = found.span(2)
+        path.write_bytes(text[:start] + charset.encode() + text[end:])
+    return decision

@@ -12,6 +12,7 @@ import json
 import queue
 import tempfile
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from fupin_gis.ingest.binary_copy import BinaryCopy
 from fupin_gis.ingest.crs import CrsDecision, gcj02_geometries, infer_crs, lands_inside, parse_crs
 from fupin_gis.ingest.encoding import looks_mojibake
 from fupin_gis.ingest.fields import map_fields
-from fupin_gis.ingest.geometry import FAMILY, normalise
+from fupin_gis.ingest.geometry import FAMILY, NAMES_ZH, normalise
 from fupin_gis.ingest.problems import Problem
 from fupin_gis.ingest.report import ImportReport, SourceReport
 from fupin_gis.ingest.sources import UNREADABLE, Source, open_sources
@@ -420,6 +421,8 @@ def _validate_source(
     )
     mapped_targets = set(fm.mapping.values())
     seat_mode = report.mode == "seats"
+    # Without a required column no row can be written (NOT NULL): the values are still checked.
+    unwritable = not seat_mode and any(f.required and f.name not in mapped_targets for f in spec.fields)
     for f in spec.fields:
         if f.required and f.name not in mapped_targets and not seat_mode:
             problems.add(
@@ -451,7 +454,15 @@ def _validate_source(
     task = bar.add_task(f"校验 validating {src.label}", total=src.count)
     offset = 0
     target = "Point" if seat_mode else spec.geometry
+    left_out: Counter[int] = Counter()
     for table, geoms in src.chunks(options.chunk_size):
+        ids = np.arange(offset, offset + len(table))  # the features' numbers in the file
+        report.features_read += len(table)
+        offset += len(table)
+        sreport.features = offset
+        bar.update(task, advance=len(table))
+        if src.mixed:
+            table, geoms, ids = _take_family(table, geoms, ids, FAMILY[target], left_out)
         n = len(table)
         if "folder" in src.notes:
             table["folder"] = src.layer
@@ -464,7 +475,7 @@ def _validate_source(
                     else default
                 )
         rows: dict[str, object] = {
-            "_feature": np.arange(offset, offset + n),
+            "_feature": ids,
             "_file": np.full(n, src.label, dtype=object),
         }
         bad = np.zeros(n, dtype=bool)
@@ -482,7 +493,7 @@ def _validate_source(
                         issue.en,
                         issue.severity,
                         src.label,
-                        offset + int(i),
+                        int(ids[i]),
                         col,
                         _show(table[col].iloc[i]),
                     )
@@ -498,10 +509,12 @@ def _validate_source(
                             f"required field {f.name} is empty",
                             "error",
                             src.label,
-                            offset + int(i),
+                            int(ids[i]),
                             f.name,
                         )
                     )
+        if unwritable:
+            bad[:] = True
         unreadable = table.pop(UNREADABLE).to_numpy() if UNREADABLE in table else None
         shaped, geo_issues, dropped = normalise(geoms, target, unreadable)
         report.z_dropped += dropped
@@ -510,7 +523,7 @@ def _validate_source(
                 bad[k] = True
             problems.add(
                 Problem(
-                    geo_issue.code, geo_issue.zh, geo_issue.en, geo_issue.severity, src.label, offset + k, "geometry"
+                    geo_issue.code, geo_issue.zh, geo_issue.en, geo_issue.severity, src.label, int(ids[k]), "geometry"
                 )
             )
         ok = ~shapely.is_missing(shaped)
@@ -535,7 +548,7 @@ def _validate_source(
                         "feature lies outside every county of the deployment",
                         "warning",
                         src.label,
-                        offset + int(i),
+                        int(ids[i]),
                         "geometry",
                     )
                 )
@@ -544,19 +557,55 @@ def _validate_source(
             keep = np.flatnonzero(ok)[:room]
             shapes = shapely.to_geojson(shapely.set_precision(moved[keep], 1e-6))
             report.preview.extend(
-                {"feature": offset + int(i), "file": src.label, "geometry": json.loads(g)}
+                {"feature": int(ids[i]), "file": src.label, "geometry": json.loads(g)}
                 for i, g in zip(keep, shapes, strict=True)
             )
         # WKB without an SRID: the column's (the catalog's) is taken on the way in.
         rows[spec.seat.name if seat_mode and spec.seat else "geom"] = shapely.to_wkb(moved)
         unknown = [c for c in fm.unknown if c in table]
         rows["extra"] = _extra_json(table[unknown]) if unknown else "{}"
-        report.features_read += n
-        sreport.features = offset + n
         frame = pd.DataFrame({col: rows.get(col, np.full(n, None, dtype=object)) for col in stager.columns}, copy=False)
         stager.write(frame[~bad] if bad.any() else frame)
-        offset += n
-        bar.update(task, advance=n)
+    if left_out:
+        total = sum(left_out.values())
+        zh = "、".join(f"{TYPE_NAMES[t][0]} {c}" for t, c in sorted(left_out.items()))
+        en = ", ".join(f"{TYPE_NAMES[t][1]} {c}" for t, c in sorted(left_out.items()))
+        family = FAMILY[target]
+        problems.add(
+            Problem(
+                "left_out_other_types",
+                f"图中 {total} 个其他几何类型的要素未导入（{zh}）：{spec.label}只收{NAMES_ZH[family]}",
+                f"{total} features of other geometry types in the drawing were left out ({en}): {spec.name} takes {family} features only",
+                "warning",
+                src.label,
+                field="geometry",
+            )
+        )
+
+
+# Shapely's type ids: what a drawing's other features are called in the report.
+TYPE_NAMES = {
+    -1: ("无几何", "no geometry"),
+    0: ("点", "points"),
+    1: ("线", "lines"),
+    2: ("线", "lines"),
+    3: ("面", "polygons"),
+    4: ("多点", "multipoints"),
+    5: ("多线", "multilines"),
+    6: ("多面", "multipolygons"),
+    7: ("几何集合", "collections"),
+}
+FAMILY_TYPES = {"Point": (0, 4), "LineString": (1, 2, 5), "Polygon": (3, 6)}
+
+
+def _take_family(
+    table: pd.DataFrame, geoms: np.ndarray, ids: np.ndarray, family: str, left_out: Counter[int]
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The features of a mixed source (a CAD drawing) in ``family``; the others counted by type."""
+    types = shapely.get_type_id(geoms)
+    keep = np.isin(types, FAMILY_TYPES[family])
+    left_out.update(types[~keep].tolist())
+    return table[keep].reset_index(drop=True), geoms[keep], ids[keep]
 
 
 def _show(value: object) -> str | None:

@@ -19,7 +19,13 @@ import pyogrio
 import shapely
 
 from fupin_gis.errors import UnsupportedFormat
-from fupin_gis.ingest.encoding import EncodingDecision, decide_for_shapefile, normalise, repair_field_names
+from fupin_gis.ingest.encoding import (
+    EncodingDecision,
+    decide_for_mapinfo,
+    decide_for_shapefile,
+    normalise,
+    repair_field_names,
+)
 
 LON_NAMES = ["经度", "lon", "lng", "long", "longitude", "x坐标", "东经", "jd", "x"]
 LAT_NAMES = ["纬度", "lat", "latitude", "y坐标", "北纬", "wd", "y"]
@@ -48,6 +54,9 @@ class Source:
     encoding: EncodingDecision | None = None
     columns_xy: tuple[str, str] | None = None
     notes: list[str] = field(default_factory=list)
+    # A CAD drawing mixes points (text, blocks), lines and areas in one layer: the features of the
+    # target's geometry family are taken, the others left out and counted.
+    mixed: bool = False
 
     def chunks(self, size: int) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         """(attributes, shapely geometries) in chunks of ``size`` features."""
@@ -77,7 +86,7 @@ class Source:
 def open_sources(path: Path, display: str, encoding: str | None, pick: str | None) -> list[Source]:
     """Every layer of ``path`` (a layer of a GeoPackage or a KML folder each)."""
     suffix = path.suffix.lower()
-    if suffix in (".csv", ".xlsx"):
+    if suffix in (".csv", ".xlsx", ".xls"):
         return [_table_source(path, display, encoding)]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -104,10 +113,15 @@ def _open_ogr(path: Path, display: str, encoding: str | None, pick: str | None) 
                 file=display,
             )
         names = [pick]
+    elif suffix == ".gpx":
+        # route_points and track_points are the vertices of the routes and tracks, not features.
+        names = [n for n in names if n not in ("route_points", "track_points")]
     out = []
     for name in names:
         enc = decide_for_shapefile(path, encoding) if suffix == ".shp" else None
         kwargs = {"encoding": enc.name} if enc else {}
+        if suffix in (".tab", ".mif"):
+            enc = decide_for_mapinfo(path, encoding)  # the header made to declare it: GDAL decodes
         repaired = []
         if enc is not None:
             dbf = next((p for p in path.parent.iterdir() if p.stem == path.stem and p.suffix.lower() == ".dbf"), None)
@@ -135,13 +149,22 @@ def _open_ogr(path: Path, display: str, encoding: str | None, pick: str | None) 
         src.notes.extend(repaired)
         if suffix in (".kml",):
             src.notes.append("folder")
+        src.mixed = suffix == ".dxf"
+        if src.mixed:
+            src.geometry_type = None  # whatever the first entity was, the drawing holds every kind
         out.append(src)
     return out
 
 
 def _read_table(path: Path, encoding: str | None, nrows: int | None = None) -> tuple[pd.DataFrame, EncodingDecision]:
-    if path.suffix.lower() == ".xlsx":
-        frame = pd.read_excel(path, dtype=object, nrows=nrows, engine="openpyxl")
+    if path.suffix.lower() in (".xlsx", ".xls"):
+        engine = "openpyxl" if path.suffix.lower() == ".xlsx" else "xlrd"  # .xls: Excel 97–2003
+        try:
+            frame = pd.read_excel(path, dtype=object, nrows=nrows, engine=engine)
+        except Exception as exc:  # openpyxl/xlrd raise their own errors for damaged workbooks
+            raise UnsupportedFormat(
+                f"{path.name}：无法读取表格（{exc}）", f"{path.name}: cannot read the workbook ({exc})", file=path.name
+            ) from exc
         return frame, EncodingDecision("utf-8", "format", 1.0)
     candidates = [normalise(encoding)] if encoding else ["utf-8-sig", "gb18030"]
     for enc in candidates:
@@ -208,7 +231,7 @@ def _table_source(path: Path, display: str, encoding: str | None) -> Source:
 
 def coordinate_values(series: pd.Series) -> np.ndarray:
     """Coordinates from decimal numbers or degrees-minutes-seconds text (107°15′30″E)."""
-    numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    numeric = np.array(pd.to_numeric(series, errors="coerce"), dtype=float)  # a writable copy
     missing = np.isnan(numeric) & series.notna().to_numpy()
     for i in np.flatnonzero(missing):
         m = DMS.match(str(series.iloc[i]))

@@ -1,0 +1,190 @@
+"""Formats other survey tools bring: GPX from phone track recorders and handheld GPS, MapInfo
+TAB/MIF from county GIS offices (declared and undeclared GBK), CAD drawings (DXF) that mix text,
+points and lines, and Excel 97–2003 workbooks. Rows and decoded values are checked in PostGIS."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+import xlwt
+from ingest_helpers import do_import, snapshot
+from pyproj import Transformer
+from sqlalchemy import Engine, text
+
+from fupin_gis.catalog import Catalog
+
+ROAD_DEFAULTS = {"road_class": "村道", "surface": "硬化", "status": "现有"}
+
+GPX = """<?xml version="1.0" encoding="UTF-8"?>
+<gpx version="1.1" creator="两步路户外助手" xmlns="http://www.topografix.com/GPX/1/1">
+<wpt lat="31.9012" lon="107.2101"><ele>512</ele><name>龙王村机压井</name></wpt>
+<trk><name>龙王村通村路</name><trkseg>
+<trkpt lat="31.9000" lon="107.2100"><ele>500</ele><time>2026-05-01T08:00:00Z</time></trkpt>
+<trkpt lat="31.9050" lon="107.2200"><ele>510</ele><time>2026-05-01T08:05:00Z</time></trkpt>
+</trkseg></trk>
+<trk><name>迎春村通组路</name><trkseg>
+<trkpt lat="31.9100" lon="107.2300"/><trkpt lat="31.9150" lon="107.2400"/><trkpt lat="31.9200" lon="107.2500"/>
+</trkseg></trk>
+</gpx>
+"""
+
+
+def _rows(engine: Engine, sql: str, batch: int | None) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql), {"b": batch}).all()]
+
+
+def test_gpx_tracks_become_roads_and_waypoints_water_points(
+    tmp_path: Path, import_engine: Engine, catalog: Catalog
+) -> None:
+    path = tmp_path / "轨迹.gpx"
+    path.write_text(GPX, encoding="utf-8")
+    report = do_import(import_engine, catalog, path, "roads", defaults=ROAD_DEFAULTS)
+    assert report.ok, report.to_text()
+    assert report.inserted == 2  # the two tracks; their points are not features
+    rows = _rows(
+        import_engine,
+        "SELECT name, ST_AsText(geom), ST_Z(ST_StartPoint(ST_GeometryN(geom, 1))) FROM roads WHERE batch_id = :b ORDER BY name",
+        report.batch,
+    )
+    assert rows == [
+        ("迎春村通组路", "MULTILINESTRING((107.23 31.91,107.24 31.915,107.25 31.92))", None),
+        ("龙王村通村路", "MULTILINESTRING((107.21 31.9,107.22 31.905))", None),
+    ]
+    # The same file for a point layer: the waypoint only, not the five track points.
+    report = do_import(
+        import_engine, catalog, path, "water_points", defaults={"kind": "机压井", "status": "现有"}, replace=True
+    )
+    assert report.ok, report.to_text()
+    assert report.inserted == 1
+    assert _rows(
+        import_engine, "SELECT name, ST_X(geom), ST_Y(geom) FROM water_points WHERE batch_id = :b", report.batch
+    ) == [("龙王村机压井", 107.2101, 31.9012)]
+
+
+def _water_frame() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "code": ["W-M0", "W-M1"],
+            "name": ["龙王村机压井", "白果坝集中供水点"],
+            "kind": ["机压井", "集中供水"],
+            "status": ["现有", "已建"],
+        },
+        geometry=[shapely.Point(107.2101, 31.9012), shapely.Point(107.2655, 31.9237)],
+        crs=4490,
+    ).to_crs(4545)  # CGCS2000 3-degree Gauss-Kruger, central meridian 108E
+
+
+def test_mapinfo_tab_and_mif_with_and_without_a_declared_charset(
+    tmp_path: Path, import_engine: Engine, catalog: Catalog
+) -> None:
+    frame = _water_frame()
+    declared = tmp_path / "declared"
+    declared.mkdir()
+    frame.to_file(declared / "水源.tab", driver="MapInfo File", engine="pyogrio", layer_options={"ENCODING": "CP936"})
+    assert b"WindowsSimpChinese" in (declared / "水源.tab").read_bytes()
+    zipped = tmp_path / "水源-tab.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for part in sorted(declared.iterdir()):
+            zf.write(part, f"成果/{part.name}")
+    # A MIF exported by a tool that writes GBK text but declares no charset ("Neutral").
+    neutral = tmp_path / "neutral"
+    neutral.mkdir()
+    frame.assign(code=["W-N0", "W-N1"]).to_file(
+        neutral / "水源.mif", driver="MapInfo File", engine="pyogrio", encoding="GBK", layer_options={"FORMAT": "MIF"}
+    )
+    assert b'Charset "Neutral"' in (neutral / "水源.mif").read_bytes()
+    back = Transformer.from_crs(4545, 4490, always_xy=True)
+    for path, source in ((zipped, "format"), (neutral / "水源.mif", "detected")):
+        report = do_import(import_engine, catalog, path, "water_points", replace=True)
+        assert report.ok, report.to_text()
+        encoding = report.sources[0].encoding
+        assert (encoding or {}).get("source", "format") == source
+        if source == "detected":
+            assert encoding is not None and encoding["name"] == "gb18030"
+        rows = _rows(
+            import_engine,
+            "SELECT name, kind, ST_X(geom), ST_Y(geom) FROM water_points WHERE batch_id = :b ORDER BY code",
+            report.batch,
+        )
+        assert [r[:2] for r in rows] == [("龙王村机压井", "hand_pump_well"), ("白果坝集中供水点", "central_supply")]
+        for (_, _, x, y), p in zip(rows, frame.geometry, strict=True):
+            lon, lat = back.transform(p.x, p.y)
+            # MapInfo names no CGCS2000 datum (GDAL writes WGS 84): the two agree within centimetres.
+            assert abs(x - lon) < 1e-6 and abs(y - lat) < 1e-6
+    # The original upload is untouched: only the working copy's header was made to declare GBK.
+    assert b'Charset "Neutral"' in (neutral / "水源.mif").read_bytes()
+
+
+def test_cad_drawing_takes_its_lines_and_leaves_the_rest_out(
+    tmp_path: Path, import_engine: Engine, catalog: Catalog
+) -> None:
+    # A CASS-style drawing in Gauss-Kruger zone 36 with the zone number in the easting, no .prj:
+    # two road centre lines, a text point and a closed parcel.
+    to_gk = Transformer.from_crs(4490, 4524, always_xy=True)
+    a, b, c = (to_gk.transform(lon, lat) for lon, lat in [(107.21, 31.90), (107.22, 31.905), (107.23, 31.91)])
+    square = shapely.box(a[0], a[1], a[0] + 50, a[1] + 50)
+    drawing = gpd.GeoDataFrame(
+        {"Layer": ["DLSS", "DLSS", "ZJ", "JMD"]},
+        geometry=[shapely.LineString([a, b]), shapely.LineString([b, c]), shapely.Point(a), square],
+    )
+    path = tmp_path / "道路测绘.dxf"
+    drawing.to_file(path, driver="DXF", engine="pyogrio")
+    report = do_import(import_engine, catalog, path, "roads", defaults=ROAD_DEFAULTS)
+    assert report.ok, report.to_text()
+    before_points = snapshot(import_engine, catalog)
+    assert report.sources[0].crs["epsg"] == 4524 and report.sources[0].crs["source"] == "inferred"
+    assert report.features_read == 4 and report.inserted == 2
+    [left] = [p for p in report.problems.items if p.code == "left_out_other_types"]
+    assert left.severity == "warning" and "2" in left.message_en and "points 1" in left.message_en
+    rows = _rows(
+        import_engine,
+        "SELECT extra->>'Layer', ST_AsBinary(geom) FROM roads WHERE batch_id = :b ORDER BY id",
+        report.batch,
+    )
+    assert [r[0] for r in rows] == ["DLSS", "DLSS"]
+    lines = [shapely.get_coordinates(shapely.from_wkb(bytes(r[1]))).tolist() for r in rows]
+    expected = [[[107.21, 31.90], [107.22, 31.905]], [[107.22, 31.905], [107.23, 31.91]]]
+    assert all(
+        abs(got - want) < 1e-8  # the Gauss-Kruger round trip, well under a millimetre
+        for line, want_line in zip(lines, expected, strict=True)
+        for point, want_point in zip(line, want_line, strict=True)
+        for got, want in zip(point, want_point, strict=True)
+    ), lines
+    # Into a point layer the drawing gives its one point; without the defaults nothing is written.
+    report = do_import(import_engine, catalog, path, "water_points", replace=True)
+    assert not report.ok and report.features_read == 4
+    assert {p.code for p in report.problems.items if p.severity == "error"} == {"required_field_missing"}
+    assert "left_out_other_types" in {p.code for p in report.problems.items}
+    assert snapshot(import_engine, catalog) == before_points
+
+
+def test_excel_97_workbook(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("水源点")
+    rows = [
+        ["编号", "名称", "类型", "状态", "受益户数", "经度", "纬度"],
+        ["W-X97-0", "龙王村机压井", "机压井", "现有", 12, 107.2101, 31.9012],
+        ["W-X97-1", "迎春村蓄水池", "蓄水池", "规划", "３０", "107°15′54.72″", "31°53′47.16″"],
+    ]
+    for r, values in enumerate(rows):
+        for c, value in enumerate(values):
+            sheet.write(r, c, value)
+    path = tmp_path / "水源调查.xls"
+    book.save(str(path))
+    report = do_import(import_engine, catalog, path, "water_points")
+    assert report.ok, report.to_text()
+    got = _rows(
+        import_engine,
+        "SELECT code, name, kind, status, households_served, round(ST_X(geom)::numeric, 6), round(ST_Y(geom)::numeric, 6) "
+        "FROM water_points WHERE batch_id = :b ORDER BY code",
+        report.batch,
+    )
+    assert [r[:5] for r in got] == [
+        ("W-X97-0", "龙王村机压井", "hand_pump_well", "existing", 12),
+        ("W-X97-1", "迎春村蓄水池", "storage_tank", "planned", 30),
+    ]
+    assert [(float(r[5]), float(r[6])) for r in got] == [(107.2101, 31.9012), (107.2652, 31.896433)]
