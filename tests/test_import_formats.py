@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import geopandas as gpd
+import pytest
 import shapely
 import xlwt
 from ingest_helpers import do_import, snapshot
@@ -15,6 +16,7 @@ from pyproj import Transformer
 from sqlalchemy import Engine, text
 
 from fupin_gis.catalog import Catalog
+from fupin_gis.errors import UnsupportedFormat
 
 ROAD_DEFAULTS = {"road_class": "村道", "surface": "硬化", "status": "现有"}
 
@@ -188,3 +190,88 @@ def test_excel_97_workbook(tmp_path: Path, import_engine: Engine, catalog: Catal
         ("W-X97-1", "迎春村蓄水池", "storage_tank", "planned", 30),
     ]
     assert [(float(r[5]), float(r[6])) for r in got] == [(107.2101, 31.9012), (107.2652, 31.896433)]
+
+
+def test_county_spreadsheets_with_title_rows_note_sheets_and_semicolons(
+    tmp_path: Path, import_engine: Engine, catalog: Catalog
+) -> None:
+    from openpyxl import Workbook
+
+    header = ["编号", "名称", "类型", "状态", "经度", "纬度"]
+    book = Workbook()
+    note = book.active
+    note.title = "填表说明"
+    note.append(["本表由村委会填报，坐标用手机定位"])
+    sheet = book.create_sheet("水源点")
+    sheet.append(["通江县龙王村饮水安全调查表"])  # a title row, a blank row, then the header
+    sheet.append([])
+    sheet.append(header)
+    sheet.append(["W-T0", "龙王村机压井", "机压井", "现有", 107.2101, 31.9012])
+    xlsx = tmp_path / "调查表.xlsx"
+    book.save(xlsx)
+    report = do_import(import_engine, catalog, xlsx, "water_points")
+    assert report.ok, report.to_text()
+    assert report.inserted == 1
+    assert "工作表 sheet: 水源点" in report.sources[0].notes
+    assert any("row 3" in n for n in report.sources[0].notes)
+    csv = tmp_path / "分号.csv"
+    csv.write_text("编号;名称;类型;状态;经度;纬度\nW-T1;迎春村蓄水池;蓄水池;规划;107.2402;31.8831\n", encoding="utf-8")
+    report = do_import(import_engine, catalog, csv, "water_points")
+    assert report.ok, report.to_text()
+    assert _rows(
+        import_engine, "SELECT code, name, kind, ST_X(geom) FROM water_points WHERE batch_id = :b", report.batch
+    ) == [("W-T1", "迎春村蓄水池", "storage_tank", 107.2402)]
+
+
+def test_empty_files_say_so(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
+    empty = tmp_path / "空.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(UnsupportedFormat, match="empty"):
+        do_import(import_engine, catalog, empty, "water_points")
+    for name, body in [
+        ("表头.csv", "编号,类型,状态,经度,纬度\n"),
+        ("空.geojson", '{"type": "FeatureCollection", "features": []}'),
+    ]:
+        path = tmp_path / name
+        path.write_text(body, encoding="utf-8")
+        report = do_import(import_engine, catalog, path, "water_points")
+        assert [p.code for p in report.problems.items] == ["no_features"], report.to_text()
+
+
+def test_phone_app_kml_extended_data_and_a_shapefile_without_its_index(
+    tmp_path: Path, import_engine: Engine, catalog: Catalog
+) -> None:
+    kml = tmp_path / "奥维.kml"
+    kml.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        "<Folder><name>水源</name><Placemark><name>龙王村机压井</name><ExtendedData>"
+        '<Data name="编号"><value>W-O0</value></Data><Data name="类型"><value>机压井</value></Data>'
+        '<Data name="状态"><value>现有</value></Data><Data name="受益户数"><value>18</value></Data>'
+        "</ExtendedData><Point><coordinates>107.2101,31.9012,0</coordinates></Point></Placemark>"
+        "</Folder></Document></kml>",
+        encoding="utf-8",
+    )
+    report = do_import(import_engine, catalog, kml, "water_points", mapping={"Name": "name"})
+    assert report.ok, report.to_text()
+    assert _rows(
+        import_engine,
+        "SELECT code, name, kind, households_served, extra->>'folder' FROM water_points WHERE batch_id = :b",
+        report.batch,
+    ) == [("W-O0", "龙王村机压井", "hand_pump_well", 18, "水源")]
+    frame = gpd.GeoDataFrame(
+        {"编号": ["W-S0"], "类型": ["机压井"], "状态": ["现有"]}, geometry=[shapely.Point(107.2655, 31.9237)], crs=4490
+    )
+    folder = tmp_path / "noshx"
+    folder.mkdir()
+    frame.to_file(folder / "水源.shp", engine="pyogrio", encoding="gbk")
+    (folder / "水源.shx").unlink()
+    zipped = tmp_path / "noshx.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for part in folder.iterdir():
+            zf.write(part, part.name)
+    report = do_import(import_engine, catalog, zipped, "water_points")
+    assert report.ok, report.to_text()
+    assert _rows(
+        import_engine, "SELECT code, ST_X(geom), ST_Y(geom) FROM water_points WHERE batch_id = :b", report.batch
+    ) == [("W-S0", 107.2655, 31.9237)]
+    assert any(".shx" in n for n in report.sources[0].notes)

@@ -329,14 +329,27 @@ def _choose_sources(
     if not fits and seats:
         report.mode = "seats"
         fits = seats
+    empty = [s for s in fits if s.count == 0]  # e.g. a GPX's routes beside its tracks, or a header only
+    fits = [s for s in fits if s not in empty]
     for s in all_sources:
         sr = SourceReport(s.label, s.geometry_type, s.count or 0)
         if s in fits:
             chosen.append((s, sr))
+        elif s in empty:
+            sr.skipped = "没有要素 / no features"
         else:
             sr.skipped = f"几何类型 {s.geometry_type} 不符合 {spec.label}（{target}）/ geometry {s.geometry_type} does not fit {spec.name}"
         report.sources.append(sr)
-    if not chosen:
+    if not chosen and empty:
+        report.problems.add(
+            Problem(
+                "no_features",
+                f"{display}：没有要素（空图层，或只有表头）",
+                f"{display}: there are no features (an empty layer, or a header row only)",
+                file=display,
+            )
+        )
+    elif not chosen:
         listed = ", ".join(f"{s.label} ({s.geometry_type})" for s in all_sources) or "-"
         report.problems.add(
             Problem(

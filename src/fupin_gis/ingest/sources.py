@@ -27,6 +27,9 @@ from fupin_gis.ingest.encoding import (
     repair_field_names,
 )
 
+# Chinese <Data name="…"> in KML from phone map apps stays as it is (LIBKML would make it "______").
+pyogrio.set_gdal_config_options({"LIBKML_LAUNDER_FIELD_NAMES": "NO"})
+
 LON_NAMES = ["经度", "lon", "lng", "long", "longitude", "x坐标", "东经", "jd", "x"]
 LAT_NAMES = ["纬度", "lat", "latitude", "y坐标", "北纬", "wd", "y"]
 PROJ_X = ["x", "东坐标", "横坐标", "easting", "e"]
@@ -87,7 +90,7 @@ def open_sources(path: Path, display: str, encoding: str | None, pick: str | Non
     """Every layer of ``path`` (a layer of a GeoPackage or a KML folder each)."""
     suffix = path.suffix.lower()
     if suffix in (".csv", ".xlsx", ".xls"):
-        return [_table_source(path, display, encoding)]
+        return [_table_source(path, display, encoding, pick)]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sources = _open_ogr(path, display, encoding, pick)
@@ -98,6 +101,7 @@ def open_sources(path: Path, display: str, encoding: str | None, pick: str | Non
 
 def _open_ogr(path: Path, display: str, encoding: str | None, pick: str | None) -> list[Source]:
     suffix = path.suffix.lower()
+    restored = restore_shx(path) if suffix == ".shp" else []
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # pyogrio raises DataSourceError and friends
@@ -146,7 +150,7 @@ def _open_ogr(path: Path, display: str, encoding: str | None, pick: str | None) 
             format_crs=None if suffix == ".shp" else info.get("crs"),
             encoding=enc,
         )
-        src.notes.extend(repaired)
+        src.notes.extend(repaired + restored)
         if suffix in (".kml",):
             src.notes.append("folder")
         src.mixed = suffix == ".dxf"
@@ -156,25 +160,101 @@ def _open_ogr(path: Path, display: str, encoding: str | None, pick: str | None) 
     return out
 
 
-def _read_table(path: Path, encoding: str | None, nrows: int | None = None) -> tuple[pd.DataFrame, EncodingDecision]:
-    if path.suffix.lower() in (".xlsx", ".xls"):
-        engine = "openpyxl" if path.suffix.lower() == ".xlsx" else "xlrd"  # .xls: Excel 97–2003
-        try:
-            frame = pd.read_excel(path, dtype=object, nrows=nrows, engine=engine)
-        except Exception as exc:  # openpyxl/xlrd raise their own errors for damaged workbooks
+@dataclass(frozen=True)
+class TableLayout:
+    """Where a table's data sits: the sheet, the header row (title rows above it are common in
+    county spreadsheets) and, for text files, the delimiter."""
+
+    sheet: str | int = 0
+    header: int = 0
+    sep: str = ","
+
+
+SEPARATORS = [",", ";", "\t", "|"]
+
+
+def _has_coordinates(cells: list[str]) -> bool:
+    return bool(
+        (_find_column(cells, LON_NAMES) and _find_column(cells, LAT_NAMES))
+        or (_find_column(cells, PROJ_X) and _find_column(cells, PROJ_Y))
+    )
+
+
+def _excel_engine(path: Path) -> str:
+    return "openpyxl" if path.suffix.lower() == ".xlsx" else "xlrd"  # .xls: Excel 97–2003
+
+
+def _excel_layout(path: Path, pick: str | None) -> TableLayout:
+    """The first sheet (or the one picked) with a row of coordinate column names in its first 30 rows."""
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, header=None, nrows=30, dtype=object, engine=_excel_engine(path))
+    except Exception as exc:  # openpyxl/xlrd raise their own errors for damaged workbooks
+        raise UnsupportedFormat(
+            f"{path.name}：无法读取表格（{exc}）", f"{path.name}: cannot read the workbook ({exc})", file=path.name
+        ) from exc
+    if pick is not None:
+        if pick not in sheets:
             raise UnsupportedFormat(
-                f"{path.name}：无法读取表格（{exc}）", f"{path.name}: cannot read the workbook ({exc})", file=path.name
-            ) from exc
-        return frame, EncodingDecision("utf-8", "format", 1.0)
+                f"{path.name}：没有工作表 “{pick}”（有：{'、'.join(map(str, sheets))}）",
+                f"{path.name}: no sheet '{pick}' (it has: {', '.join(map(str, sheets))})",
+                file=path.name,
+            )
+        sheets = {pick: sheets[pick]}
+    for name, frame in sheets.items():
+        for row in range(len(frame)):
+            if _has_coordinates([str(v).strip() for v in frame.iloc[row] if pd.notna(v)]):
+                return TableLayout(name, row)
+    return TableLayout(next(iter(sheets), 0), 0)
+
+
+def _text_layout(text: str) -> TableLayout:
+    """The header line (the first with coordinate column names) and the delimiter of a text table."""
+    lines = text.splitlines()[:30]
+    for row, line in enumerate(lines):
+        for sep in SEPARATORS:
+            if _has_coordinates([c.strip().strip('"') for c in line.split(sep)]):
+                return TableLayout(header=row, sep=sep)
+    first = next((line for line in lines if line.strip()), "")
+    return TableLayout(sep=max(SEPARATORS, key=first.count))
+
+
+def _read_table(
+    path: Path, encoding: str | None, nrows: int | None = None, pick: str | None = None
+) -> tuple[pd.DataFrame, EncodingDecision, TableLayout]:
+    if path.suffix.lower() in (".xlsx", ".xls"):
+        layout = _excel_layout(path, pick)
+        frame = pd.read_excel(
+            path, sheet_name=layout.sheet, header=layout.header, dtype=object, nrows=nrows, engine=_excel_engine(path)
+        )
+        return frame, EncodingDecision("utf-8", "format", 1.0), layout
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if not head.strip():
+        raise UnsupportedFormat(f"{path.name}：文件是空的", f"{path.name}: the file is empty", file=path.name)
     candidates = [normalise(encoding)] if encoding else ["utf-8-sig", "gb18030"]
     for enc in candidates:
         try:
-            frame = pd.read_csv(path, dtype=str, encoding=enc, nrows=nrows, keep_default_na=False)
-            return frame, EncodingDecision(
+            layout = _text_layout(head.decode(enc, errors="ignore" if len(head) == 1 << 16 else "strict"))
+            frame = pd.read_csv(
+                path,
+                dtype=str,
+                encoding=enc,
+                nrows=nrows,
+                keep_default_na=False,
+                skiprows=layout.header,
+                sep=layout.sep,
+                skip_blank_lines=True,
+            )
+            decision = EncodingDecision(
                 enc.replace("-sig", ""), "option" if encoding else "detected", 0.9 if not encoding else 1.0
             )
+            return frame, decision, layout
         except UnicodeDecodeError:
             continue
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise UnsupportedFormat(
+                f"{path.name}：无法读取表格（{exc}）", f"{path.name}: cannot read the table ({exc})", file=path.name
+            ) from exc
     raise UnsupportedFormat(
         f"{path.name}：无法识别文本编码，请用 --encoding 指定",
         f"{path.name}: unknown text encoding; give --encoding",
@@ -190,8 +270,8 @@ def _find_column(columns: list[str], names: list[str]) -> str | None:
     return None
 
 
-def _table_source(path: Path, display: str, encoding: str | None) -> Source:
-    head, enc = _read_table(path, encoding, nrows=2000)
+def _table_source(path: Path, display: str, encoding: str | None, pick: str | None = None) -> Source:
+    head, enc, layout = _read_table(path, encoding, nrows=2000, pick=pick)
     columns = [str(c) for c in head.columns]
     lon, lat = _find_column(columns, LON_NAMES), _find_column(columns, LAT_NAMES)
     x = lon or _find_column(columns, PROJ_X)
@@ -213,19 +293,27 @@ def _table_source(path: Path, display: str, encoding: str | None) -> Source:
         and max(abs(bounds[0]), abs(bounds[2])) <= 180
         and max(abs(bounds[1]), abs(bounds[3])) <= 90
     )
+    notes = []
+    if isinstance(layout.sheet, str):
+        notes.append(f"工作表 sheet: {layout.sheet}")
+    if layout.header:
+        notes.append(f"表头在第 {layout.header + 1} 行 / the header is on row {layout.header + 1}")
+    if layout.sep != ",":
+        notes.append(f"分隔符 delimiter: {layout.sep!r}")
     # Columns named 经度/纬度 or lon/lat hold WGS84/CGCS2000 degrees wherever they are.
     return Source(
         path,
-        None,
+        layout.sheet if isinstance(layout.sheet, str) else None,
         "table",
         display,
         "Point",
-        None,
+        len(head) if len(head) < 2000 else None,  # known when the whole table was read
         fields,
         bounds,
         format_crs="EPSG:4490" if lonlat else None,
         encoding=enc,
         columns_xy=(x, y),
+        notes=notes,
     )
 
 
@@ -243,7 +331,9 @@ def coordinate_values(series: pd.Series) -> np.ndarray:
 
 
 def _table_chunks(src: Source, size: int) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    frame, _ = _read_table(src.path, src.encoding.name if src.encoding and src.encoding.source == "option" else None)
+    frame, _, _ = _read_table(
+        src.path, src.encoding.name if src.encoding and src.encoding.source == "option" else None, pick=src.layer
+    )
     assert src.columns_xy is not None
     x, y = src.columns_xy
     for start in range(0, len(frame), size):
@@ -252,3 +342,27 @@ def _table_chunks(src: Source, size: int) -> Iterator[tuple[pd.DataFrame, np.nda
         geoms = shapely.points(xs, ys)
         geoms[~(np.isfinite(xs) & np.isfinite(ys))] = None
         yield part.drop(columns=[x, y]), geoms
+
+
+def restore_shx(shp: Path) -> list[str]:
+    """Write the .shx index of a Shapefile that came without one (in the working copy); notes.
+
+    The index is the .shp's 100-byte header followed by each record's offset and length, all in
+    16-bit words, big-endian — rebuilt by walking the records.
+    """
+    if any(p.stem == shp.stem and p.suffix.lower() == ".shx" for p in shp.parent.iterdir()):
+        return []
+    data = shp.read_bytes()
+    if len(data) < 100:
+        return []
+    entries = []
+    pos = 100
+    while pos + 8 <= len(data):
+        words = int.from_bytes(data[pos + 4 : pos + 8], "big")
+        entries.append((pos // 2, words))
+        pos += 8 + 2 * words
+    header = bytearray(data[:100])
+    header[24:28] = ((100 + 8 * len(entries)) // 2).to_bytes(4, "big")
+    body = b"".join(offset.to_bytes(4, "big") + words.to_bytes(4, "big") for offset, words in entries)
+    shp.with_suffix(".shx").write_bytes(bytes(header) + body)
+    return ["缺少 .shx 索引，已据 .shp 重建 / the .shx index was missing: rebuilt from the .shp"]
