@@ -275,3 +275,61 @@ def test_phone_app_kml_extended_data_and_a_shapefile_without_its_index(
         import_engine, "SELECT code, ST_X(geom), ST_Y(geom) FROM water_points WHERE batch_id = :b", report.batch
     ) == [("W-S0", 107.2655, 31.9237)]
     assert any(".shx" in n for n in report.sources[0].notes)
+
+
+def test_coordinate_cells_as_people_fill_them(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
+    # Swapped 经度/纬度 columns are read the right way round, with a warning to check them.
+    swapped = tmp_path / "填反.csv"
+    swapped.write_text("编号,类型,状态,经度,纬度\nW-C0,机压井,现有,31.9012,107.2101\n", encoding="utf-8")
+    report = do_import(import_engine, catalog, swapped, "water_points")
+    assert report.ok, report.to_text()
+    assert [p.code for p in report.problems.items] == ["coordinates_swapped"]
+    assert _rows(
+        import_engine, "SELECT ST_X(geom), ST_Y(geom) FROM water_points WHERE batch_id = :b", report.batch
+    ) == [(107.2101, 31.9012)]
+    # Hemisphere letters before the degrees, Chinese 东经/北纬; a cell that is no number; empty cells.
+    cells = tmp_path / "度分秒.csv"
+    cells.write_text(
+        "编号,类型,状态,经度,纬度\n"
+        "W-C1,机压井,现有,E107°12′36″,N31°54′\n"
+        "W-C2,机压井,现有,东经107度12分36秒,北纬31度54分\n"
+        "W-C3,机压井,现有,107.21,abc\n"
+        "W-C4,机压井,现有,,\n",
+        encoding="utf-8",
+    )
+    report = do_import(import_engine, catalog, cells, "water_points")
+    assert [(p.feature, p.code, p.value) for p in report.problems.items] == [
+        (2, "coordinates_unreadable", "107.21 / abc"),
+        (3, "coordinates_missing", None),
+    ]
+    report = do_import(import_engine, catalog, cells, "water_points", dry_run=True)
+    assert report.features_read == 4
+    cells.write_text("\n".join(cells.read_text(encoding="utf-8").splitlines()[:3]) + "\n", encoding="utf-8")
+    report = do_import(import_engine, catalog, cells, "water_points")
+    assert report.ok, report.to_text()
+    assert _rows(
+        import_engine,
+        "SELECT round(ST_X(geom)::numeric, 9)::float, round(ST_Y(geom)::numeric, 9)::float "
+        "FROM water_points WHERE batch_id = :b ORDER BY code",
+        report.batch,
+    ) == [(107.21, 31.9), (107.21, 31.9)]
+
+
+def test_zip_inside_a_zip(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
+    frame = gpd.GeoDataFrame(
+        {"编号": ["W-Z0"], "类型": ["机压井"], "状态": ["现有"]}, geometry=[shapely.Point(107.2101, 31.9012)], crs=4490
+    )
+    folder = tmp_path / "inner"
+    folder.mkdir()
+    frame.to_file(folder / "水源.shp", engine="pyogrio", encoding="gbk")
+    inner = tmp_path / "水源.zip"
+    with zipfile.ZipFile(inner, "w") as zf:
+        for part in folder.iterdir():
+            zf.write(part, part.name)
+    outer = tmp_path / "成果.zip"
+    with zipfile.ZipFile(outer, "w") as zf:
+        zf.write(inner, "2026年成果/水源.zip")
+        zf.writestr("2026年成果/说明.txt", "村委会报送")
+    report = do_import(import_engine, catalog, outer, "water_points")
+    assert report.ok, report.to_text()
+    assert _rows(import_engine, "SELECT code FROM water_points WHERE batch_id = :b", report.batch) == [("W-Z0",)]

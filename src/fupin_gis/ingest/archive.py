@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import stat
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from fupin_gis.errors import ImportRefused, UnsupportedFormat, UploadTooLarge
@@ -131,8 +131,9 @@ def _looks_like_geojson(path: Path) -> bool:
     return b'"type"' in head and any(k in head for k in (b"Feature", b"Polygon", b"Point", b"LineString"))
 
 
-def expand(path: Path, workdir: Path, limits: ArchiveLimits = ArchiveLimits()) -> list[Path]:
-    """The datasets of an upload: the file itself, or what a .zip/.kmz holds."""
+def expand(path: Path, workdir: Path, limits: ArchiveLimits = ArchiveLimits(), depth: int = 0) -> list[Path]:
+    """The datasets of an upload: the file itself, or what a .zip/.kmz holds (a zip inside a zip
+    too, two levels deep: "成果.zip" holding "道路.zip"), each inner archive under the same limits."""
     suffix = path.suffix.lower()
     if suffix == ".kmz":
         folder = unpack(path, workdir / "kmz", limits)
@@ -149,6 +150,12 @@ def expand(path: Path, workdir: Path, limits: ArchiveLimits = ArchiveLimits()) -
             datasets.append(inner)
         for kmz in sorted(folder.rglob("*.kmz")):
             datasets.extend(expand(kmz, workdir / kmz.stem, limits))
+        if depth < 2:
+            # One budget for everything unpacked: inner archives get what the outer left over.
+            for k, inner in enumerate(sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".zip")):
+                used = sum(p.stat().st_size for p in workdir.rglob("*") if p.is_file())
+                left = replace(limits, max_total_bytes=max(0, limits.max_total_bytes - used))
+                datasets.extend(expand(inner, workdir / f"inner{depth}-{k}", left, depth + 1))
         if not datasets:
             names = ", ".join(sorted(p.name for p in folder.rglob("*") if p.is_file())[:10]) or "(empty)"
             raise UnsupportedFormat(

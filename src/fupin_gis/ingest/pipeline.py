@@ -37,7 +37,7 @@ from fupin_gis.ingest.fields import map_fields
 from fupin_gis.ingest.geometry import FAMILY, NAMES_ZH, normalise
 from fupin_gis.ingest.problems import Problem
 from fupin_gis.ingest.report import ImportReport, SourceReport
-from fupin_gis.ingest.sources import UNREADABLE, Source, open_sources
+from fupin_gis.ingest.sources import COORDINATES, UNREADABLE, Source, open_sources
 from fupin_gis.ingest.values import Issue, convert
 from fupin_gis.settings import IngestSettings
 
@@ -374,6 +374,8 @@ def _validate_source(
     bar: Progress,
 ) -> None:
     problems = report.problems
+    for caution in src.cautions:
+        problems.add(caution)
     if src.encoding is not None:
         sreport.encoding = src.encoding.to_dict()
         garbled = looks_mojibake(src.encoding.preview, src.encoding.name)
@@ -529,9 +531,28 @@ def _validate_source(
         if unwritable:
             bad[:] = True
         unreadable = table.pop(UNREADABLE).to_numpy() if UNREADABLE in table else None
+        cells = table.pop(COORDINATES).to_numpy() if COORDINATES in table else np.full(n, None)
         shaped, geo_issues, dropped = normalise(geoms, target, unreadable)
         report.z_dropped += dropped
-        for k, geo_issue in geo_issues:
+        for row in map(int, np.flatnonzero(pd.notna(cells))):
+            bad[row] = True
+            x, y = src.columns_xy or ("x", "y")
+            blank = cells[row].replace("/", "").strip() == ""
+            problems.add(
+                Problem(
+                    "coordinates_missing" if blank else "coordinates_unreadable",
+                    f"没有坐标（{x}、{y} 为空）" if blank else f"坐标无法读取：{x} / {y} 为 “{cells[row]}”",
+                    f"no coordinates ({x} and {y} are empty)"
+                    if blank
+                    else f"cannot read the coordinates: {x} / {y} is '{cells[row]}'",
+                    "error",
+                    src.label,
+                    int(ids[row]),
+                    f"{x}/{y}",
+                    None if blank else cells[row],
+                )
+            )
+        for k, geo_issue in ((k, g) for k, g in geo_issues if pd.isna(cells[k])):
             if geo_issue.severity == "error":
                 bad[k] = True
             problems.add(

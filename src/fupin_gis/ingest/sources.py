@@ -19,6 +19,7 @@ import pyogrio
 import shapely
 
 from fupin_gis.errors import UnsupportedFormat
+from fupin_gis.ingest.crs import CHINA_LONLAT
 from fupin_gis.ingest.encoding import (
     EncodingDecision,
     decide_for_mapinfo,
@@ -26,6 +27,7 @@ from fupin_gis.ingest.encoding import (
     normalise,
     repair_field_names,
 )
+from fupin_gis.ingest.problems import Problem
 
 # Chinese <Data name="…"> in KML from phone map apps stays as it is (LIBKML would make it "______").
 pyogrio.set_gdal_config_options({"LIBKML_LAUNDER_FIELD_NAMES": "NO"})
@@ -35,8 +37,10 @@ LAT_NAMES = ["纬度", "lat", "latitude", "y坐标", "北纬", "wd", "y"]
 PROJ_X = ["x", "东坐标", "横坐标", "easting", "e"]
 PROJ_Y = ["y", "北坐标", "纵坐标", "northing", "n"]
 UNREADABLE = "__unreadable_geometry"
+COORDINATES = "__coordinate_cells"  # a table row's coordinate cells when they make no point
 DMS = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*[°度]\s*(?:(\d+(?:\.\d+)?)\s*['′分])?\s*(?:(\d+(?:\.\d+)?)\s*[\"″秒])?\s*([NSEW北南东西])?\s*$"
+    r"^\s*([NSEW北南东西]|东经|西经|北纬|南纬)?\s*(\d+(?:\.\d+)?)\s*[°度]\s*(?:(\d+(?:\.\d+)?)\s*['′’分])?"
+    r"\s*(?:(\d+(?:\.\d+)?)\s*(?:[\"″”秒]|'')?)?\s*([NSEW北南东西])?\s*$"
 )
 
 
@@ -60,6 +64,7 @@ class Source:
     # A CAD drawing mixes points (text, blocks), lines and areas in one layer: the features of the
     # target's geometry family are taken, the others left out and counted.
     mixed: bool = False
+    cautions: list[Problem] = field(default_factory=list)  # warnings about the whole source
 
     def chunks(self, size: int) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         """(attributes, shapely geometries) in chunks of ``size`` features."""
@@ -287,11 +292,25 @@ def _table_source(path: Path, display: str, encoding: str | None, pick: str | No
     bounds = (float(xs[ok].min()), float(ys[ok].min()), float(xs[ok].max()), float(ys[ok].max())) if ok.any() else None
     fields = [c for c in columns if c not in (x, y)]
     named_lonlat = lon == x and lat == y and lon not in ("x", "X")
+    cautions = []
+    if named_lonlat and bounds is not None and _inside(bounds[1::2] + bounds[0::2], CHINA_LONLAT):
+        # 经度 holds latitudes in China and 纬度 longitudes: the columns were filled the wrong way round.
+        x, y = y, x
+        bounds = (bounds[1], bounds[0], bounds[3], bounds[2])
+        cautions.append(
+            Problem(
+                "coordinates_swapped",
+                f"“{y}”列是纬度、“{x}”列是经度（两列填反了），已按对调读取；请核对",
+                f"column '{y}' holds latitudes and '{x}' longitudes (swapped): read the other way round; please check",
+                "warning",
+                display,
+                field=f"{x}/{y}",
+            )
+        )
+    # (With no readable value at all, each row says why; the columns' names still say degrees.)
     lonlat = bool(
         named_lonlat
-        and bounds is not None
-        and max(abs(bounds[0]), abs(bounds[2])) <= 180
-        and max(abs(bounds[1]), abs(bounds[3])) <= 90
+        and (bounds is None or max(abs(bounds[0]), abs(bounds[2])) <= 180 and max(abs(bounds[1]), abs(bounds[3])) <= 90)
     )
     notes = []
     if isinstance(layout.sheet, str):
@@ -314,6 +333,7 @@ def _table_source(path: Path, display: str, encoding: str | None, pick: str | No
         encoding=enc,
         columns_xy=(x, y),
         notes=notes,
+        cautions=cautions,
     )
 
 
@@ -322,10 +342,11 @@ def coordinate_values(series: pd.Series) -> np.ndarray:
     numeric = np.array(pd.to_numeric(series, errors="coerce"), dtype=float)  # a writable copy
     missing = np.isnan(numeric) & series.notna().to_numpy()
     for i in np.flatnonzero(missing):
-        m = DMS.match(str(series.iloc[i]))
+        m = DMS.match(str(series.iloc[i]).upper())
         if m:
-            deg, minutes, seconds, hemi = m.groups()
+            before, deg, minutes, seconds, after = m.groups()
             value = float(deg) + float(minutes or 0) / 60 + float(seconds or 0) / 3600
+            hemi = (before or after or "")[:1]
             numeric[i] = -value if hemi in ("S", "W", "南", "西") else value
     return numeric
 
@@ -340,8 +361,13 @@ def _table_chunks(src: Source, size: int) -> Iterator[tuple[pd.DataFrame, np.nda
         part = frame.iloc[start : start + size].reset_index(drop=True)
         xs, ys = coordinate_values(part[x]), coordinate_values(part[y])
         geoms = shapely.points(xs, ys)
-        geoms[~(np.isfinite(xs) & np.isfinite(ys))] = None
-        yield part.drop(columns=[x, y]), geoms
+        missing = ~(np.isfinite(xs) & np.isfinite(ys))
+        geoms[missing] = None
+        table = part.drop(columns=[x, y])
+        # Why a row has no point, for the report: its coordinate cells as they were written.
+        cells = _cell_text(part[x]) + " / " + _cell_text(part[y])
+        table[COORDINATES] = cells.where(missing, None)
+        yield table, geoms
 
 
 def restore_shx(shp: Path) -> list[str]:
@@ -366,3 +392,15 @@ def restore_shx(shp: Path) -> list[str]:
     body = b"".join(offset.to_bytes(4, "big") + words.to_bytes(4, "big") for offset, words in entries)
     shp.with_suffix(".shx").write_bytes(bytes(header) + body)
     return ["缺少 .shx 索引，已据 .shp 重建 / the .shx index was missing: rebuilt from the .shp"]
+
+
+def _inside(box: tuple[float, ...], frame: tuple[float, float, float, float]) -> bool:
+    """Whether (minx, maxx, miny, maxy) lies within ``frame`` (minx, miny, maxx, maxy)."""
+    return frame[0] <= box[0] and box[1] <= frame[2] and frame[1] <= box[2] and box[3] <= frame[3]
+
+
+def _cell_text(column: pd.Series) -> pd.Series:
+    """A column's cells as text for a message ('' for an empty cell)."""
+    return column.astype(object).map(
+        lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
+    )
