@@ -114,3 +114,17 @@ def test_unknown_batch_is_404(client: TestClient) -> None:
     assert client.get("/api/imports/987654").status_code == 404
     assert client.delete("/api/imports/987654").status_code == 404
     assert client.get("/api/imports/abc").status_code == 422
+
+
+def test_odd_uploads_name_the_users_file(client: TestClient, import_engine: Engine, catalog: Catalog) -> None:
+    before = snapshot(import_engine, catalog)
+    empty = _post(client, "water_points", "村委会水源.csv", b"")
+    assert empty.status_code == 415
+    assert empty.json()["message_en"] == "村委会水源.csv: the file is empty"
+    alone = _post(client, "water_points", "水源.tab", b"!table\n!version 300\n!charset WindowsSimpChinese\n")
+    assert alone.status_code == 415 and ".dat" in alone.json()["message_en"] and "zip" in alone.json()["message_en"]
+    bad = _post(client, "water_points", "水源.csv", CSV, encoding="klingon")
+    assert bad.status_code == 400 and bad.json()["field"] == "encoding"
+    fake = _post(client, "water_points", "道路.shp", b"not a shapefile")
+    assert fake.status_code == 415 and "fupin-import" not in fake.text and fake.json()["file"] == "道路.shp"
+    assert snapshot(import_engine, catalog) == before

@@ -166,7 +166,17 @@ def expand(path: Path, workdir: Path, limits: ArchiveLimits = ArchiveLimits(), d
         return datasets
     if suffix in SIDECARS:
         # Work on a copy with the sidecars: a damaged Shapefile header may be repaired before reading.
-        return [copy_shapefile_parts(path, workdir / suffix[1:])]
+        copy = copy_shapefile_parts(path, workdir / suffix[1:])
+        needed = {".tab": [".dat", ".map"], ".mif": [".mid"]}.get(suffix, [])
+        have = {p.suffix.lower() for p in copy.parent.iterdir()}
+        if any(n not in have for n in needed):
+            parts = "、".join([suffix, *needed])
+            raise UnsupportedFormat(
+                f"{path.name}：MapInfo 文件须与同名的 {'、'.join(needed)} 一起上传（把 {parts} 打包成 zip）",
+                f"{path.name}: a MapInfo file needs its {', '.join(needed)} beside it (zip {', '.join([suffix, *needed])} together)",
+                file=path.name,
+            )
+        return [copy]
     if suffix not in DATA_SUFFIXES:
         raise UnsupportedFormat(
             f"{path.name}：不支持的文件类型 {suffix or '(无扩展名)'}",

@@ -27,12 +27,13 @@ from rich.progress import Progress
 from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
-from fupin_gis.errors import ImportRefused
+from fupin_gis.errors import ImportRefused, InvalidInput
 from fupin_gis.ingest import batches
 from fupin_gis.ingest.archive import ArchiveLimits, expand
 from fupin_gis.ingest.binary_copy import BinaryCopy
 from fupin_gis.ingest.crs import CrsDecision, gcj02_geometries, infer_crs, lands_inside, parse_crs
 from fupin_gis.ingest.encoding import looks_mojibake
+from fupin_gis.ingest.encoding import normalise as normalise_encoding
 from fupin_gis.ingest.fields import map_fields
 from fupin_gis.ingest.geometry import FAMILY, NAMES_ZH, normalise
 from fupin_gis.ingest.problems import Problem
@@ -251,6 +252,16 @@ def run_import(
 
         raise LayerNotFound(options.layer)
     spec = catalog.layer(options.layer)
+    if options.encoding:
+        try:
+            normalise_encoding(options.encoding)
+        except LookupError:
+            raise InvalidInput(
+                f"无法识别编码 “{options.encoding}”（常见：gbk、gb18030、utf-8、big5）",
+                f"unknown encoding '{options.encoding}' (usually gbk, gb18030, utf-8 or big5)",
+                field="encoding",
+                value=options.encoding,
+            ) from None
     display = display_name or path.name
     report = ImportReport(spec.name, display, sha256_of(path), options.dry_run)
     with tempfile.TemporaryDirectory(prefix="fupin-import-") as tmp, engine.connect() as conn:
@@ -318,7 +329,7 @@ def _choose_sources(
     chosen: list[tuple[Source, SourceReport]] = []
     all_sources: list[Source] = []
     for ds in datasets:
-        name = display if ds == upload else f"{display}/{ds.name}"
+        name = display if ds == upload or ds.name == upload.name else f"{display}/{ds.name}"
         if options.source and len(datasets) > 1 and options.source not in (ds.name, ds.stem):
             continue
         pick = options.source if len(datasets) == 1 else None

@@ -110,8 +110,9 @@ def _open_ogr(path: Path, display: str, encoding: str | None, pick: str | None) 
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # pyogrio raises DataSourceError and friends
+        said = str(exc).replace(f"{path.parent}/", "")  # GDAL names our working copy: keep the file's name
         raise UnsupportedFormat(
-            f"{display}：无法读取（{exc}）", f"{display}: cannot be read ({exc})", file=display
+            f"{display}：无法读取（{said}）", f"{display}: cannot be read ({said})", file=display
         ) from exc
     names = [str(row[0]) for row in layers]
     if pick:

@@ -14,7 +14,7 @@ from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep, SettingsDep, Sys
 from fupin_gis.auth.accounts import WRITERS, Principal, record
 from fupin_gis.errors import InvalidInput, UnsupportedFormat, UploadTooLarge
 from fupin_gis.ingest import ImportOptions, run_import
-from fupin_gis.ingest.archive import DATA_SUFFIXES
+from fupin_gis.ingest.archive import DATA_SUFFIXES, EXPECTED
 from fupin_gis.ingest.batches import get_batch, list_batches, rollback
 
 router = APIRouter(prefix="/api", tags=["imports"])
@@ -38,10 +38,10 @@ def _save_upload(upload: UploadFile, folder: Path, limit_mb: int) -> tuple[Path,
     if suffix not in DATA_SUFFIXES:
         raise UnsupportedFormat(
             f"{name or '(无文件名)'}：不支持的文件类型",
-            f"{name or '(no name)'}: unsupported file type; expected .zip, .shp, .gpkg, .geojson, .kml, .kmz, .csv or .xlsx",
+            f"{name or '(no name)'}: unsupported file type; expected {EXPECTED}",
             file=name,
         )
-    target = folder / f"upload{suffix}"
+    target = folder / name  # its own name (no folders): messages about the file name it
     size = 0
     with target.open("wb") as out:
         while chunk := upload.file.read(1 << 20):
