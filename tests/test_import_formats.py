@@ -333,3 +333,22 @@ def test_zip_inside_a_zip(tmp_path: Path, import_engine: Engine, catalog: Catalo
     report = do_import(import_engine, catalog, outer, "water_points")
     assert report.ok, report.to_text()
     assert _rows(import_engine, "SELECT code FROM water_points WHERE batch_id = :b", report.batch) == [("W-Z0",)]
+
+
+def test_surveyors_x_is_the_northing(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
+    """测量坐标系: X north, Y east — with and without the zone number in the easting."""
+    lon, lat = 107.2101, 31.9012
+    for epsg, name in ((4524, "带号.csv"), (4545, "无带号.csv")):
+        east, north = Transformer.from_crs(4490, epsg, always_xy=True).transform(lon, lat)
+        path = tmp_path / name
+        path.write_text(
+            f"点号,X坐标,Y坐标,编号,类型,状态\n1,{north:.3f},{east:.3f},W-XY{epsg},机压井,现有\n", encoding="utf-8"
+        )
+        report = do_import(import_engine, catalog, path, "water_points")
+        assert report.ok, report.to_text()
+        assert report.sources[0].crs["epsg"] == epsg
+        assert [p.code for p in report.problems.items] == ["xy_surveying_order"]
+        [(x, y)] = _rows(
+            import_engine, "SELECT ST_X(geom), ST_Y(geom) FROM water_points WHERE batch_id = :b", report.batch
+        )
+        assert abs(x - lon) < 1e-7 and abs(y - lat) < 1e-7  # millimetres

@@ -308,6 +308,22 @@ def _table_source(path: Path, display: str, encoding: str | None, pick: str | No
                 field=f"{x}/{y}",
             )
         )
+    if bounds is not None and _northing(bounds[0::2]) and _easting(bounds[1::2]):
+        # Chinese surveying convention (测量坐标系): X is the northing, Y the easting. A value of
+        # 1.5–6.5 million cannot be an easting in China (those are below 1 million, or 13–45
+        # million with the zone number), so the reading is certain.
+        x, y = y, x
+        bounds = (bounds[1], bounds[0], bounds[3], bounds[2])
+        cautions.append(
+            Problem(
+                "xy_surveying_order",
+                f"按测量习惯读取：“{y}”列为北坐标，“{x}”列为东坐标",
+                f"read in the surveying convention: column '{y}' holds northings and '{x}' eastings",
+                "warning",
+                display,
+                field=f"{y}/{x}",
+            )
+        )
     # (With no readable value at all, each row says why; the columns' names still say degrees.)
     lonlat = bool(
         named_lonlat
@@ -405,3 +421,13 @@ def _cell_text(column: pd.Series) -> pd.Series:
     return column.astype(object).map(
         lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
     )
+
+
+def _northing(values: tuple[float, ...]) -> bool:
+    """Whether (min, max) look like Gauss-Kruger northings in China (and cannot be eastings)."""
+    return values[0] >= 1.5e6 and values[1] <= 6.5e6
+
+
+def _easting(values: tuple[float, ...]) -> bool:
+    """Whether (min, max) look like Gauss-Kruger eastings, without or with the zone number."""
+    return values[0] >= 1e5 and values[1] < 1e6 or values[0] >= 1.3e7 and values[1] < 4.6e7
