@@ -294,36 +294,27 @@ def _table_source(path: Path, display: str, encoding: str | None, pick: str | No
     fields = [c for c in columns if c not in (x, y)]
     named_lonlat = lon == x and lat == y and lon not in ("x", "X")
     cautions = []
-    if named_lonlat and bounds is not None and _inside(bounds[1::2] + bounds[0::2], CHINA_LONLAT):
-        # 经度 holds latitudes in China and 纬度 longitudes: the columns were filled the wrong way round.
+    # 经度 holding latitudes in China and 纬度 longitudes: the columns were filled the wrong way round.
+    # Or the Chinese surveying convention (测量坐标系), X the northing and Y the easting: a value of
+    # 1.5–6.5 million cannot be an easting in China (those are below 1 million, or 13–45 million
+    # with the zone number), so the reading is certain.
+    swapped_degrees = named_lonlat and bounds is not None and _inside(bounds[1::2] + bounds[0::2], CHINA_LONLAT)
+    if bounds is not None and (swapped_degrees or _northing(bounds[0::2]) and _easting(bounds[1::2])):
         x, y = y, x
         bounds = (bounds[1], bounds[0], bounds[3], bounds[2])
-        cautions.append(
-            Problem(
-                "coordinates_swapped",
+        zh, en = (
+            (
                 f"“{y}”列是纬度、“{x}”列是经度（两列填反了），已按对调读取；请核对",
                 f"column '{y}' holds latitudes and '{x}' longitudes (swapped): read the other way round; please check",
-                "warning",
-                display,
-                field=f"{x}/{y}",
             )
-        )
-    if bounds is not None and _northing(bounds[0::2]) and _easting(bounds[1::2]):
-        # Chinese surveying convention (测量坐标系): X is the northing, Y the easting. A value of
-        # 1.5–6.5 million cannot be an easting in China (those are below 1 million, or 13–45
-        # million with the zone number), so the reading is certain.
-        x, y = y, x
-        bounds = (bounds[1], bounds[0], bounds[3], bounds[2])
-        cautions.append(
-            Problem(
-                "xy_surveying_order",
+            if swapped_degrees
+            else (
                 f"按测量习惯读取：“{y}”列为北坐标，“{x}”列为东坐标",
                 f"read in the surveying convention: column '{y}' holds northings and '{x}' eastings",
-                "warning",
-                display,
-                field=f"{y}/{x}",
             )
         )
+        code = "coordinates_swapped" if swapped_degrees else "xy_surveying_order"
+        cautions.append(Problem(code, zh, en, "warning", display, field=f"{y}/{x}"))
     # (With no readable value at all, each row says why; the columns' names still say degrees.)
     lonlat = bool(
         named_lonlat
