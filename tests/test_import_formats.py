@@ -275,6 +275,15 @@ def test_phone_app_kml_extended_data_and_a_shapefile_without_its_index(
         import_engine, "SELECT code, ST_X(geom), ST_Y(geom) FROM water_points WHERE batch_id = :b", report.batch
     ) == [("W-S0", 107.2655, 31.9237)]
     assert any(".shx" in n for n in report.sources[0].notes)
+    # Without its .dbf the geometry reads but carries nothing: said so, beside the missing fields.
+    (folder / "水源.dbf").unlink()
+    (folder / "水源.shx").unlink(missing_ok=True)
+    report = do_import(import_engine, catalog, folder / "水源.shp", "water_points")
+    assert not report.ok
+    assert {(p.code, p.severity) for p in report.problems.items} == {
+        ("dbf_missing", "warning"),
+        ("required_field_missing", "error"),
+    }
 
 
 def test_coordinate_cells_as_people_fill_them(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:

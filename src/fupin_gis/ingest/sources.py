@@ -157,6 +157,18 @@ def _open_ogr(path: Path, display: str, encoding: str | None, pick: str | None) 
             encoding=enc,
         )
         src.notes.extend(repaired + restored)
+        if suffix == ".shp" and not any(
+            p.stem == path.stem and p.suffix.lower() == ".dbf" for p in path.parent.iterdir()
+        ):
+            src.cautions.append(
+                Problem(
+                    "dbf_missing",
+                    f"{display}：缺少同名的 .dbf 属性表，要素没有属性；请把 .dbf 一起上传",
+                    f"{display}: the .dbf attribute table is missing, so the features have no attributes; include the .dbf",
+                    "warning",
+                    display,
+                )
+            )
         if suffix in (".kml",):
             src.notes.append("folder")
         src.mixed = suffix == ".dxf"
