@@ -16,7 +16,7 @@ from pyproj import Transformer
 from sqlalchemy import Engine, text
 
 from fupin_gis.catalog import Catalog
-from fupin_gis.errors import UnsupportedFormat
+from fupin_gis.errors import ImportRefused, UnsupportedFormat
 
 ROAD_DEFAULTS = {"road_class": "村道", "surface": "硬化", "status": "现有"}
 
@@ -361,3 +361,24 @@ def test_surveyors_x_is_the_northing(tmp_path: Path, import_engine: Engine, cata
             import_engine, "SELECT ST_X(geom), ST_Y(geom) FROM water_points WHERE batch_id = :b", report.batch
         )
         assert abs(x - lon) < 1e-7 and abs(y - lat) < 1e-7  # millimetres
+
+
+def test_a_cpg_the_text_contradicts(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
+    frame = gpd.GeoDataFrame(
+        {"编号": ["W-CPG"], "名称": ["龙王村机压井"], "类型": ["机压井"], "状态": ["现有"]},
+        geometry=[shapely.Point(107.2101, 31.9012)],
+        crs=4490,
+    )
+    path = tmp_path / "水源.shp"
+    frame.to_file(path, engine="pyogrio", encoding="gbk")
+    path.with_suffix(".cpg").write_text("UTF-8")  # as some tools write it, over GBK text
+    report = do_import(import_engine, catalog, path, "water_points")
+    assert report.ok, report.to_text()
+    assert [p.code for p in report.problems.items] == ["cpg_contradicted"]
+    assert report.sources[0].encoding["name"] == "gb18030" and report.sources[0].encoding["cpg_said"] == "UTF-8"
+    assert _rows(import_engine, "SELECT name FROM water_points WHERE batch_id = :b", report.batch) == [
+        ("龙王村机压井",)
+    ]
+    # An --encoding the bytes contradict is refused with the one they fit (it was a crash).
+    with pytest.raises(ImportRefused, match="gb18030"):
+        do_import(import_engine, catalog, path, "water_points", encoding="utf-8", replace=True)

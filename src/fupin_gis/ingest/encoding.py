@@ -14,6 +14,8 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fupin_gis.errors import ImportRefused
+
 # LDID byte -> code page (the ones seen on Chinese and Western survey files)
 LDID_CODEPAGES = {0x4D: "gb18030", 0x7A: "gb18030", 0x78: "big5", 0x03: "cp1252", 0x57: None, 0x00: None, 0x01: "cp437"}
 CPG_ALIASES = {
@@ -39,6 +41,7 @@ class EncodingDecision:
     ldid: int | None = None
     preview: list[str] = field(default_factory=list)
     truncated: int = 0  # values cut inside a multi-byte character by the field width
+    cpg_said: str | None = None  # a .cpg the text contradicted (the encoding was detected instead)
 
     def to_dict(self) -> dict:
         """JSON form for reports."""
@@ -48,6 +51,7 @@ class EncodingDecision:
             "confidence": round(self.confidence, 3),
             "ldid": self.ldid,
             "preview": self.preview[:8],
+            **({"cpg_said": self.cpg_said} if self.cpg_said else {}),
         }
 
 
@@ -219,8 +223,18 @@ def decide_for_shapefile(shp: Path, option: str | None) -> EncodingDecision:
     """The encoding of a Shapefile: the option, else its .cpg, else detected from the .dbf."""
     dbf = _sidecar(shp, ".dbf")
     ldid, samples = dbf_text_samples(dbf) if dbf else (None, [])
+    texts = samples + (dbf_field_names(dbf) if dbf else [])
     if option:
         name = normalise(option)
+        if not _fits(texts, name):
+            found = detect_encoding(samples, ldid).name
+            raise ImportRefused(
+                f"{shp.name}：文字不是 {name} 编码（像是 {found}）；请改用 --encoding {found}",
+                f"{shp.name}: the text is not {name} (it looks like {found}); use --encoding {found}",
+                file=shp.name,
+                field="encoding",
+                value=option,
+            )
         return EncodingDecision(name, "option", 1.0, ldid, [s.decode(name, "replace") for s in samples[:8]])
     cpg = _sidecar(shp, ".cpg")
     if cpg is not None:
@@ -229,9 +243,28 @@ def decide_for_shapefile(shp: Path, option: str | None) -> EncodingDecision:
             name = normalise(declared)
         except LookupError:
             name = ""
-        if name:
+        if name and _fits(texts, name):
             return EncodingDecision(name, "cpg", 1.0, ldid, [s.decode(name, "replace") for s in samples[:8]])
+        if name:  # a .cpg that the bytes contradict (tools write "UTF-8" over GBK text): detect
+            decision = detect_encoding(samples, ldid)
+            decision.cpg_said = declared
+            return decision
     return detect_encoding(samples, ldid)
+
+
+def _fits(texts: list[bytes], name: str) -> bool:
+    """Whether every text decodes with ``name`` (a value or field name cut in its last character counts)."""
+    return all(_decode(t, name)[0] is not None for t in texts)
+
+
+def dbf_field_names(dbf: Path) -> list[bytes]:
+    """The raw field names of a .dbf header."""
+    names = []
+    with dbf.open("rb") as fh:
+        fh.seek(32)
+        while len(desc := fh.read(32)) == 32 and desc[0] != 0x0D:
+            names.append(desc[:11].split(b"\x00", 1)[0])
+    return names
 
 
 def _sidecar(shp: Path, suffix: str) -> Path | None:

@@ -157,6 +157,17 @@ def _open_ogr(path: Path, display: str, encoding: str | None, pick: str | None) 
             encoding=enc,
         )
         src.notes.extend(repaired + restored)
+        if enc is not None and enc.cpg_said:
+            src.cautions.append(
+                Problem(
+                    "cpg_contradicted",
+                    f"{display}：.cpg 写的是 {enc.cpg_said}，但文字不是这种编码；已按检测到的 {enc.name} 读取，请核对预览",
+                    f"{display}: the .cpg says {enc.cpg_said} but the text is not; read as the detected {enc.name}, check the preview",
+                    "warning",
+                    display,
+                    field="encoding",
+                )
+            )
         if suffix == ".shp" and not any(
             p.stem == path.stem and p.suffix.lower() == ".dbf" for p in path.parent.iterdir()
         ):
