@@ -382,3 +382,44 @@ def test_a_cpg_the_text_contradicts(tmp_path: Path, import_engine: Engine, catal
     # An --encoding the bytes contradict is refused with the one they fit (it was a crash).
     with pytest.raises(ImportRefused, match="gb18030"):
         do_import(import_engine, catalog, path, "water_points", encoding="utf-8", replace=True)
+
+
+def test_geopackage_with_an_attribute_table_and_dates_for_years(
+    tmp_path: Path, import_engine: Engine, catalog: Catalog
+) -> None:
+    import datetime
+
+    import pandas as pd
+    import pyogrio
+
+    path = tmp_path / "交通局.gpkg"
+    gpd.GeoDataFrame(
+        {
+            "编号": ["R-D0", "R-D1", "R-D2"],
+            "道路等级": ["村道"] * 3,
+            "路面类型": ["硬化"] * 3,
+            "状态": ["现有"] * 3,
+            "建成年份": [datetime.date(2015, 6, 1), datetime.date(2018, 1, 1), None],
+        },
+        geometry=[shapely.LineString([(107.21 + k / 100, 31.90), (107.215 + k / 100, 31.905)]) for k in range(3)],
+        crs=4490,
+    ).to_file(path, engine="pyogrio", layer="道路")
+    pyogrio.write_dataframe(pd.DataFrame({"说明": ["来源：县交通运输局"]}), path, layer="元数据", driver="GPKG")
+    report = do_import(import_engine, catalog, path, "roads")
+    assert report.ok, report.to_text()
+    assert [s.skipped for s in report.sources] == [None, "没有几何（属性表）/ no geometry (an attribute table)"]
+    assert [(p.feature, p.code) for p in report.problems.items] == [(0, "year_from_date"), (1, "year_from_date")]
+    assert _rows(
+        import_engine, "SELECT code, year_built FROM roads WHERE batch_id = :b ORDER BY code", report.batch
+    ) == [("R-D0", 2015), ("R-D1", 2018), ("R-D2", None)]
+
+
+def test_date_text_for_a_year_takes_only_certain_years(catalog: Catalog) -> None:
+    import pandas as pd
+
+    from fupin_gis.ingest.values import convert
+
+    raw = ["2015-06-01", "2015/6/1", "2015年6月", "2015年6月1日", "1850-01-01", "2015-13", "2015-6-40", "二〇一五"]
+    values, issues = convert(pd.Series(raw, dtype=object), catalog.layer("roads").field("year_built"), catalog)
+    assert values.tolist() == [2015, 2015, 2015, 2015, pd.NA, pd.NA, pd.NA, pd.NA]
+    assert [i.code for i in issues] == ["year_from_date"] * 4 + ["out_of_range"] + ["not_a_number"] * 3

@@ -335,7 +335,9 @@ def _choose_sources(
         pick = options.source if len(datasets) == 1 else None
         all_sources.extend(open_sources(ds, name, options.encoding, pick))
     point_seats = spec.seat is not None and target != "Point"
-    fits = [s for s in all_sources if _family(s.geometry_type) in (target, None)]
+    # A layer without a geometry column (a GeoPackage's attribute table, metadata) holds no features.
+    tables = [s for s in all_sources if s.kind == "ogr" and s.geometry_type is None and not s.mixed]
+    fits = [s for s in all_sources if _family(s.geometry_type) in (target, None) and s not in tables]
     seats = [s for s in all_sources if point_seats and _family(s.geometry_type) == "Point"]
     if not fits and seats:
         report.mode = "seats"
@@ -348,6 +350,8 @@ def _choose_sources(
             chosen.append((s, sr))
         elif s in empty:
             sr.skipped = "没有要素 / no features"
+        elif s in tables:
+            sr.skipped = "没有几何（属性表）/ no geometry (an attribute table)"
         else:
             sr.skipped = f"几何类型 {s.geometry_type} 不符合 {spec.label}（{target}）/ geometry {s.geometry_type} does not fit {spec.name}"
         report.sources.append(sr)

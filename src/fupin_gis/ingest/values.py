@@ -8,6 +8,7 @@ enumeration values the catalog does not know.
 
 from __future__ import annotations
 
+import datetime
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -271,6 +272,14 @@ def _parse_one(raw: Any, field: FieldSpec, words: dict[str, str]) -> tuple[Any, 
         return None, Issue("not_boolean", "error", f"“{raw}” 不是“是/否”", f"'{raw}' is not yes/no")
     if _is_null(raw):
         return None, None
+    if field.type == "integer" and _is_year(field) and (year := _year_of_date(raw)) is not None:
+        # A date where a year is asked (建成年份 kept as a date column): its year is certain.
+        wrong = _range_issue(field, year)
+        if wrong is not None:
+            return None, wrong
+        return year, Issue(
+            "year_from_date", "warning", f"日期 “{raw}” 取年份 {year}", f"took the year {year} of the date '{raw}'"
+        )
     if field.type in ("integer", "number"):
         value, issue = parse_number(raw, field.type == "integer")
         if value is not None:
@@ -312,3 +321,21 @@ def _text(raw: Any) -> str:
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))
     return str(raw).strip()
+
+
+DATE_TEXT = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:[-/.月]\s*(\d{1,2})\s*日?|月)?\s*$")
+
+
+def _is_year(field: FieldSpec) -> bool:
+    """An integer field that holds a year (its range lies within 1900–2100)."""
+    return field.min is not None and field.max is not None and field.min >= 1900 and field.max <= 2100
+
+
+def _year_of_date(raw: Any) -> int | None:
+    """The year of a date value or of date text (2015-06-01, 2015/6/1, 2015年6月), else None."""
+    if isinstance(raw, (datetime.date, np.datetime64)):
+        return pd.Timestamp(raw).year
+    m = DATE_TEXT.match(raw) if isinstance(raw, str) else None
+    if m is None or not 1 <= int(m.group(2)) <= 12 or not 1 <= int(m.group(3) or 1) <= 31:
+        return None
+    return int(m.group(1))
