@@ -423,3 +423,23 @@ def test_date_text_for_a_year_takes_only_certain_years(catalog: Catalog) -> None
     values, issues = convert(pd.Series(raw, dtype=object), catalog.layer("roads").field("year_built"), catalog)
     assert values.tolist() == [2015, 2015, 2015, 2015, pd.NA, pd.NA, pd.NA, pd.NA]
     assert [i.code for i in issues] == ["year_from_date"] * 4 + ["out_of_range"] + ["not_a_number"] * 3
+
+
+def test_a_sheets_total_row_is_not_a_feature(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
+    path = tmp_path / "汇总.csv"
+    path.write_text(
+        "编号,类型,状态,受益户数,经度,纬度\n"
+        "W-T10,机压井,现有,12,107.2101,31.9012\n"
+        "W-T11,蓄水池,规划,30,107.2402,31.8831\n"
+        "合  计,,,42,,\n",
+        encoding="gbk",
+    )
+    report = do_import(import_engine, catalog, path, "water_points")
+    assert report.ok, report.to_text()
+    assert [(p.code, p.severity) for p in report.problems.items] == [("summary_rows_skipped", "warning")]
+    assert report.features_read == 3 and report.inserted == 2
+    # A row without coordinates that is no total is still an error.
+    path.write_text(path.read_text(encoding="gbk").replace("合  计", "W-T12"), encoding="gbk")
+    report = do_import(import_engine, catalog, path, "water_points", replace=True)
+    assert not report.ok
+    assert "coordinates_missing" in {p.code for p in report.problems.items}

@@ -485,6 +485,7 @@ def _validate_source(
     offset = 0
     target = "Point" if seat_mode else spec.geometry
     left_out: Counter[int] = Counter()
+    summaries: list[int] = []
     for table, geoms in src.chunks(options.chunk_size):
         ids = np.arange(offset, offset + len(table))  # the features' numbers in the file
         report.features_read += len(table)
@@ -493,6 +494,10 @@ def _validate_source(
         bar.update(task, advance=len(table))
         if src.mixed:
             table, geoms, ids = _take_family(table, geoms, ids, FAMILY[target], left_out)
+        if COORDINATES in table:  # a spreadsheet's 合计/小计 row: no point, not a feature
+            keep = ~_summary_rows(table)
+            summaries.extend(int(i) for i in ids[~keep])
+            table, geoms, ids = table[keep].reset_index(drop=True), geoms[keep], ids[keep]
         n = len(table)
         if "folder" in src.notes:
             table["folder"] = src.layer
@@ -615,6 +620,16 @@ def _validate_source(
         rows["extra"] = _extra_json(table[unknown]) if unknown else "{}"
         frame = pd.DataFrame({col: rows.get(col, np.full(n, None, dtype=object)) for col in stager.columns}, copy=False)
         stager.write(frame[~bad] if bad.any() else frame)
+    if summaries:
+        problems.add(
+            Problem(
+                "summary_rows_skipped",
+                f"跳过 {len(summaries)} 个合计/小计行（没有坐标）：第 {summaries[:10]} 行",
+                f"skipped {len(summaries)} total/subtotal rows (合计/小计, no coordinates): features {summaries[:10]}",
+                "warning",
+                src.label,
+            )
+        )
     if left_out:
         total = sum(left_out.values())
         zh = "、".join(f"{TYPE_NAMES[t][0]} {c}" for t, c in sorted(left_out.items()))
@@ -630,6 +645,22 @@ def _validate_source(
                 field="geometry",
             )
         )
+
+
+SUMMARY_WORDS = {"合计", "小计", "总计", "共计", "累计"}  # compared with spaces removed: 合  计
+
+
+def _summary_rows(table: pd.DataFrame) -> np.ndarray:
+    """Rows without coordinates whose cells say 合计/小计/总计 (a sheet's totals)."""
+    cells = table[COORDINATES].to_numpy()
+    candidates = np.flatnonzero(pd.notna(cells))
+    out = np.zeros(len(table), dtype=bool)
+    for i in candidates:
+        if str(cells[i]).replace("/", "").strip():
+            continue  # something was written as coordinates: report it instead
+        words = {str(v).replace(" ", "").replace("\u3000", "") for v in table.iloc[i].to_numpy() if isinstance(v, str)}
+        out[i] = bool(words & SUMMARY_WORDS)
+    return out
 
 
 # Shapely's type ids: what a drawing's other features are called in the report.
