@@ -443,3 +443,15 @@ def test_a_sheets_total_row_is_not_a_feature(tmp_path: Path, import_engine: Engi
     report = do_import(import_engine, catalog, path, "water_points", replace=True)
     assert not report.ok
     assert "coordinates_missing" in {p.code for p in report.problems.items}
+
+
+def test_nul_characters_are_dropped_not_a_crash(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
+    path = tmp_path / "nul.csv"
+    path.write_bytes(
+        "编号,名称,类型,状态,备注,经度,纬度\nW-NUL,龙王\x00村,机压井,现有,坏\x00字,107.2101,31.9012\n".encode()
+    )
+    report = do_import(import_engine, catalog, path, "water_points")
+    assert report.ok, report.to_text()
+    assert _rows(import_engine, "SELECT name, extra->>'备注' FROM water_points WHERE batch_id = :b", report.batch) == [
+        ("龙王村", "坏字")
+    ]

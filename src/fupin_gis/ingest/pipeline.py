@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import queue
+import re
 import tempfile
 import threading
 from collections import Counter
@@ -697,7 +698,10 @@ def _show(value: object) -> str | None:
 def _extra_json(frame: pd.DataFrame) -> list[str]:
     """Unknown columns of each row as a JSON object (nulls left out)."""
     clean = frame.astype(object).where(frame.notna(), None)
-    lines = clean.to_json(orient="records", lines=True, force_ascii=False, date_format="iso").splitlines()
+    text = clean.to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
+    if "\\u0000" in text:  # jsonb cannot hold a NUL character: dropped, as from text fields
+        text = re.sub(r"(?<!\\)\\u0000", "", text)
+    lines = text.splitlines()
     return lines if len(lines) == len(frame) else ["{}"] * len(frame)
 
 

@@ -228,7 +228,7 @@ def convert(series: pd.Series, field: FieldSpec, catalog: Catalog) -> tuple[pd.S
     if field.type == "text" and (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
         # In Arrow, column at a time: stripped, the placeholders of an empty value made NULL.
         as_text = series if isinstance(series.array, pd.arrays.ArrowStringArray) else series.astype(_ARROW_TEXT)
-        stripped = pc.utf8_trim_whitespace(pa.array(as_text.array))
+        stripped = pc.utf8_trim_whitespace(without_nul(pa.array(as_text.array)))
         null = pc.fill_null(pc.is_in(pc.utf8_lower(stripped), value_set=_NULLS_ARROW), True)
         text = pc.if_else(null, pa.scalar(None, pa.string()), stripped)
         return pd.Series(pd.arrays.ArrowStringArray(text), index=series.index), pd.Series(
@@ -320,7 +320,17 @@ def _parse_one(raw: Any, field: FieldSpec, words: dict[str, str]) -> tuple[Any, 
 def _text(raw: Any) -> str:
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))
-    return str(raw).strip()
+    return str(raw).replace("\x00", "").strip()
+
+
+def without_nul(text: pa.Array) -> pa.Array:
+    """Text with its NUL characters removed (PostgreSQL's text cannot hold them; some tools pad
+    with them). The data buffer is scanned once: almost always there are none."""
+    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    data = text.buffers()[2] if len(text.buffers()) > 2 else None
+    if data is None or np.frombuffer(data, dtype=np.uint8).all():
+        return text
+    return pc.replace_substring(text, "\x00", "")
 
 
 DATE_TEXT = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:[-/.月]\s*(\d{1,2})\s*日?|月)?\s*$")
