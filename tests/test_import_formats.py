@@ -455,3 +455,26 @@ def test_nul_characters_are_dropped_not_a_crash(tmp_path: Path, import_engine: E
     assert _rows(import_engine, "SELECT name, extra->>'备注' FROM water_points WHERE batch_id = :b", report.batch) == [
         ("龙王村", "坏字")
     ]
+
+
+def test_phone_app_kml_track_with_its_marker_points(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
+    """A track exported with start/end markers: a MultiGeometry (point + line) and a marker placemark."""
+    kml = tmp_path / "轨迹.kml"
+    kml.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        "<Placemark><name>龙王村通村路</name><MultiGeometry>"
+        "<Point><coordinates>107.21,31.90,0</coordinates></Point>"
+        "<LineString><coordinates>107.21,31.90,512 107.22,31.905,530</coordinates></LineString>"
+        "</MultiGeometry></Placemark>"
+        "<Placemark><name>终点</name><Point><coordinates>107.22,31.905,0</coordinates></Point></Placemark>"
+        "</Document></kml>",
+        encoding="utf-8",
+    )
+    report = do_import(import_engine, catalog, kml, "roads", defaults=ROAD_DEFAULTS, mapping={"Name": "name"})
+    assert report.ok, report.to_text()
+    assert report.features_read == 2 and report.inserted == 1
+    [left] = report.problems.items
+    assert (left.code, left.severity) == ("left_out_other_types", "warning") and "points 2" in left.message_en
+    assert _rows(import_engine, "SELECT name, ST_AsText(geom) FROM roads WHERE batch_id = :b", report.batch) == [
+        ("龙王村通村路", "MULTILINESTRING((107.21 31.9,107.22 31.905))")
+    ]

@@ -14,6 +14,7 @@ import re
 import tempfile
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -639,8 +640,8 @@ def _validate_source(
         problems.add(
             Problem(
                 "left_out_other_types",
-                f"图中 {total} 个其他几何类型的要素未导入（{zh}）：{spec.label}只收{NAMES_ZH[family]}",
-                f"{total} features of other geometry types in the drawing were left out ({en}): {spec.name} takes {family} features only",
+                f"文件中 {total} 个其他几何类型的要素未导入（{zh}）：{spec.label}只收{NAMES_ZH[family]}",
+                f"{total} features of other geometry types in the file were left out ({en}): {spec.name} takes {family} features only",
                 "warning",
                 src.label,
                 field="geometry",
@@ -682,11 +683,37 @@ FAMILY_TYPES = {"Point": (0, 4), "LineString": (1, 2, 5), "Polygon": (3, 6)}
 def _take_family(
     table: pd.DataFrame, geoms: np.ndarray, ids: np.ndarray, family: str, left_out: Counter[int]
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The features of a mixed source (a CAD drawing) in ``family``; the others counted by type."""
+    """The features of a mixed source (a CAD drawing, a phone app's KML) in ``family``; the others
+    counted by type. A collection (a KML MultiGeometry: a track with its marker points) keeps its
+    parts of the family and counts the rest."""
+    geoms = geoms.copy()
     types = shapely.get_type_id(geoms)
+    for i in np.flatnonzero(types == 7):
+        leaves = list(_leaves(geoms[i]))
+        parts = [g for g in leaves if shapely.get_type_id(g) in FAMILY_TYPES[family]]
+        if not parts or family == "Point" and len(parts) > 1:
+            continue  # left out whole, counted as a collection
+        left_out.update(int(shapely.get_type_id(g)) for g in leaves if g not in parts)
+        geoms[i] = (
+            parts[0]
+            if family == "Point"
+            else shapely.multilinestrings(parts)
+            if family == "LineString"
+            else shapely.multipolygons(parts)
+        )
+        types[i] = shapely.get_type_id(geoms[i])
     keep = np.isin(types, FAMILY_TYPES[family])
     left_out.update(types[~keep].tolist())
     return table[keep].reset_index(drop=True), geoms[keep], ids[keep]
+
+
+def _leaves(geom: shapely.Geometry) -> Iterator[shapely.Geometry]:
+    """The single parts of a geometry, collections and multi-parts opened all the way down."""
+    if hasattr(geom, "geoms"):
+        for g in geom.geoms:
+            yield from _leaves(g)
+    else:
+        yield geom
 
 
 def _show(value: object) -> str | None:

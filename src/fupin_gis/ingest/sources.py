@@ -182,9 +182,11 @@ def _open_ogr(path: Path, display: str, encoding: str | None, pick: str | None) 
             )
         if suffix in (".kml",):
             src.notes.append("folder")
-        src.mixed = suffix == ".dxf"
+        # A CAD drawing holds every kind whatever its first entity was; a phone app's KML mixes a
+        # track with its marker points (then its declared type is Unknown).
+        src.mixed = suffix == ".dxf" or suffix == ".kml" and src.geometry_type in (None, "Unknown")
         if src.mixed:
-            src.geometry_type = None  # whatever the first entity was, the drawing holds every kind
+            src.geometry_type = None
         out.append(src)
     return out
 
