@@ -15,11 +15,12 @@ from pathlib import Path, PurePosixPath
 
 from fupin_gis.errors import ImportRefused, UnsupportedFormat, UploadTooLarge
 
-DATA_SUFFIXES = {
+# What the importer reads, in the order messages list them.
+READABLE = (
+    ".zip",
     ".shp",
     ".gpkg",
     ".geojson",
-    ".json",
     ".kml",
     ".kmz",
     ".gpx",  # handheld GPS and phone track recorders
@@ -29,11 +30,11 @@ DATA_SUFFIXES = {
     ".csv",
     ".xlsx",
     ".xls",
-    ".zip",
-}
+)
+DATA_SUFFIXES = {*READABLE, ".json"}  # a .json is read when it looks like GeoJSON
 ARCHIVE_SUFFIXES = {".zip", ".kmz"}
 SIDECARS = {".shp", ".tab", ".mif"}  # formats whose data sits in files beside the one named
-EXPECTED = ".zip, .shp, .gpkg, .geojson, .kml, .kmz, .gpx, .tab, .mif, .dxf, .csv, .xlsx, .xls"
+EXPECTED = ", ".join(READABLE)
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,7 @@ def looks_mojibake(values: list[str], encoding: str) -> list[str]:
 
 def decide_for_shapefile(shp: Path, option: str | None) -> EncodingDecision:
     """The encoding of a Shapefile: the option, else its .cpg, else detected from the .dbf."""
-    dbf = _sidecar(shp, ".dbf")
+    dbf = sidecar(shp, ".dbf")
     ldid, samples = dbf_text_samples(dbf) if dbf else (None, [])
     texts = samples + (dbf_field_names(dbf) if dbf else [])
     if option:
@@ -236,7 +236,7 @@ def decide_for_shapefile(shp: Path, option: str | None) -> EncodingDecision:
                 value=option,
             )
         return EncodingDecision(name, "option", 1.0, ldid, [s.decode(name, "replace") for s in samples[:8]])
-    cpg = _sidecar(shp, ".cpg")
+    cpg = sidecar(shp, ".cpg")
     if cpg is not None:
         declared = cpg.read_text("ascii", "replace").strip()
         try:
@@ -267,7 +267,8 @@ def dbf_field_names(dbf: Path) -> list[bytes]:
     return names
 
 
-def _sidecar(shp: Path, suffix: str) -> Path | None:
+def sidecar(shp: Path, suffix: str) -> Path | None:
+    """The file beside ``shp`` with its stem and ``suffix`` (any case), if any."""
     for cand in shp.parent.iterdir():
         if cand.stem == shp.stem and cand.suffix.lower() == suffix:
             return cand
@@ -331,10 +332,10 @@ def decide_for_mapinfo(path: Path, option: str | None) -> EncodingDecision | Non
     if declared != "neutral" and not option:
         return None
     if path.suffix.lower() == ".tab":
-        dat = _sidecar(path, ".dat")
+        dat = sidecar(path, ".dat")
         ldid, samples = dbf_text_samples(dat) if dat else (None, [])
     else:
-        mid = _sidecar(path, ".mid")
+        mid = sidecar(path, ".mid")
         ldid, samples = (
             None,
             [

@@ -26,6 +26,7 @@ from fupin_gis.ingest.encoding import (
     decide_for_shapefile,
     normalise,
     repair_field_names,
+    sidecar,
 )
 from fupin_gis.ingest.problems import Problem
 
@@ -132,16 +133,10 @@ def _open_ogr(path: Path, display: str, encoding: str | None, pick: str | None) 
         kwargs = {"encoding": enc.name} if enc else {}
         if suffix in (".tab", ".mif"):
             enc = decide_for_mapinfo(path, encoding)  # the header made to declare it: GDAL decodes
-        repaired = []
-        if enc is not None:
-            dbf = next((p for p in path.parent.iterdir() if p.stem == path.stem and p.suffix.lower() == ".dbf"), None)
-            repaired = repair_field_names(dbf, enc.name) if dbf else []
+        dbf = sidecar(path, ".dbf") if suffix == ".shp" else None
+        repaired = repair_field_names(dbf, enc.name) if dbf and enc else []
         info = pyogrio.read_info(path, layer=name, force_feature_count=True, force_total_bounds=True, **kwargs)
-        prj = (
-            next((p for p in path.parent.iterdir() if p.stem == path.stem and p.suffix.lower() == ".prj"), None)
-            if suffix == ".shp"
-            else None
-        )
+        prj = sidecar(path, ".prj") if suffix == ".shp" else None
         label = display if len(names) == 1 else f"{display}:{name}"
         src = Source(
             path,
@@ -168,9 +163,7 @@ def _open_ogr(path: Path, display: str, encoding: str | None, pick: str | None) 
                     field="encoding",
                 )
             )
-        if suffix == ".shp" and not any(
-            p.stem == path.stem and p.suffix.lower() == ".dbf" for p in path.parent.iterdir()
-        ):
+        if suffix == ".shp" and dbf is None:
             src.cautions.append(
                 Problem(
                     "dbf_missing",
@@ -409,7 +402,7 @@ def restore_shx(shp: Path) -> list[str]:
     The index is the .shp's 100-byte header followed by each record's offset and length, all in
     16-bit words, big-endian — rebuilt by walking the records.
     """
-    if any(p.stem == shp.stem and p.suffix.lower() == ".shx" for p in shp.parent.iterdir()):
+    if sidecar(shp, ".shx") is not None:
         return []
     data = shp.read_bytes()
     if len(data) < 100:
