@@ -198,6 +198,66 @@ def test_engineers_change_only_their_scope(
     assert {"import", "rollback"} <= set(actions)
 
 
+def test_scope_cannot_be_widened_from_inside(
+    app_client: TestClient, import_engine: Engine, towns: tuple[str, str]
+) -> None:
+    """The tester's escapes: a township engineer edits the county, enlarges its own township's
+    polygon, imports administrative units, or files a feature under its own village code in
+    another township. Each is refused and nothing is written; an admin may still edit units."""
+    a, b = towns
+    eng_a, admin = bearer(import_engine, "eng_a"), bearer(import_engine, "admin")
+
+    def state() -> tuple:
+        with import_engine.connect() as conn:
+            return (
+                conn.execute(
+                    text("SELECT md5(string_agg(name || ST_AsEWKB(geom)::text, ',' ORDER BY code)) FROM counties")
+                ).scalar_one(),
+                conn.execute(
+                    text("SELECT md5(string_agg(name || ST_AsEWKB(geom)::text, ',' ORDER BY code)) FROM townships")
+                ).scalar_one(),
+                conn.execute(text("SELECT count(*) FROM water_points")).scalar_one(),
+                conn.execute(text("SELECT count(*) FROM batches")).scalar_one(),
+            )
+
+    with import_engine.connect() as conn:
+        county_id, county_geom = conn.execute(text("SELECT id, ST_AsGeoJSON(geom)::json FROM counties LIMIT 1")).one()
+        town_id = conn.execute(text("SELECT id FROM townships WHERE code = :a"), {"a": a}).scalar_one()
+        mine = conn.execute(text("SELECT code FROM villages WHERE code LIKE :a || '%' LIMIT 1"), {"a": a}).scalar_one()
+        elsewhere = conn.execute(
+            text("SELECT ST_X(seat), ST_Y(seat) FROM villages WHERE code LIKE :b || '%' LIMIT 1"), {"b": b}
+        ).one()
+    before = state()
+    shrink = app_client.patch(
+        f"/api/layers/counties/features/{county_id}", json={"properties": {"name": "x"}}, headers=eng_a
+    )
+    assert shrink.status_code == 403 and "admins" in shrink.json()["message_en"], shrink.text
+    grow = app_client.patch(f"/api/layers/townships/features/{town_id}", json={"geometry": county_geom}, headers=eng_a)
+    assert grow.status_code == 403, grow.text
+    unit = json.dumps(
+        {"type": "Feature", "geometry": county_geom, "properties": {"区划代码": a, "名称": "扩张镇"}},
+        ensure_ascii=False,
+    ).encode()
+    imported = app_client.post(
+        "/api/layers/townships/imports", files={"file": ("t.geojson", unit, "application/json")}, headers=eng_a
+    )
+    assert imported.status_code == 403, imported.text
+    stray = app_client.post(
+        "/api/layers/water_points/imports",
+        files={"file": ("w.geojson", _well(elsewhere[0], elsewhere[1], "STRAY-1", mine), "application/json")},
+        headers=eng_a,
+    )
+    assert stray.status_code == 403 and "village" in stray.json()["message_en"], stray.text
+    assert state() == before
+    # an admin may correct a unit (and roll the correction back)
+    fixed = app_client.patch(
+        f"/api/layers/counties/features/{county_id}", json={"properties": {"name": "改名县"}}, headers=admin
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert app_client.delete(f"/api/imports/{fixed.json()['batch']}", headers=admin).status_code == 200
+    assert state()[:3] == before[:3]
+
+
 def test_disabled_accounts_and_append_only_audit(app_client: TestClient, import_engine: Engine) -> None:
     token = bearer(import_engine, "viewer")
     assert app_client.get("/api/layers", headers=token).status_code == 200

@@ -28,6 +28,14 @@ def test_health(client: TestClient) -> None:
     assert body["status"] == "ok" and body["postgis"].startswith("3.")
 
 
+def test_security_headers_on_pages_api_and_errors(client: TestClient) -> None:
+    for url in ("/", "/api/layers", "/api/layers/nope", "/static/fupin.js"):
+        headers = client.get(url).headers
+        policy = headers["content-security-policy"]
+        assert "object-src 'none'" in policy and "base-uri 'none'" in policy and "frame-ancestors 'self'" in policy
+        assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "same-origin"
+
+
 def test_layers_with_counts(client: TestClient, catalog: Catalog, conn: Connection) -> None:
     body = client.get("/api/layers").json()
     assert [b["name"] for b in body] == [s.name for s in catalog.ordered()]

@@ -468,3 +468,66 @@ def test_sign_in_and_scope_in_chromium(settings: Settings, engine: Engine, demo:
     finally:
         srv.should_exit = True
         thread.join(10)
+
+
+MARKUP = '<img src=x onerror="window.top.__xss=(window.top.__xss||0)+1"><script>window.top.__xss=9</script>'
+
+
+@pytest.mark.browser
+def test_markup_in_data_stays_text_in_chromium(server: str, engine: Engine, catalog: Catalog) -> None:
+    """A stored script (the outside tester's finding): every text field of every layer in and
+    around a village holds markup; its village page (every popup opened), a feature page and the
+    report run nothing and show the markup as text."""
+    with engine.connect() as conn:
+        code, x0, y0, x1, y1 = conn.execute(
+            text(
+                "SELECT code, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM villages ORDER BY code LIMIT 1"
+            )
+        ).one()
+    box = {"x0": x0 - 0.01, "y0": y0 - 0.01, "x1": x1 + 0.01, "y1": y1 + 0.01, "c": code}
+    saved: list[str] = []
+    with engine.begin() as conn:
+        for spec in catalog.ordered():
+            fields = [f.name for f in spec.fields if f.type == "text"]
+            if not fields:
+                continue
+            where = "code = :c" if spec.name == "villages" else "geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490)"
+            conn.execute(text(f"CREATE TABLE _saved_{spec.name} AS SELECT * FROM {spec.name} WHERE {where}"), box)
+            saved.append(spec.name)
+            sets = ", ".join(f"{f} = :m || id" for f in fields)
+            conn.execute(text(f"UPDATE {spec.name} SET {sets} WHERE {where}"), {**box, "m": MARKUP})
+        wid = conn.execute(
+            text("SELECT id FROM water_points WHERE geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490) LIMIT 1"), box
+        ).scalar_one()
+    try:
+        with chromium_page() as (page, errors):
+            page.goto(f"{server}/villages/{code}", wait_until="load")
+            frame = page.frame_locator("iframe")
+            frame.locator(".leaflet-container").wait_for()
+            opened = page.frames[1].evaluate(
+                """() => { const m = Object.values(window).find(v => v instanceof L.Map); let n = 0;
+                           m.eachLayer(l => { if (l.feature) { const at = l.getLatLng ? l.getLatLng() : l.getBounds().getCenter();
+                             l.fire('click', {latlng: at}, true); n += 1;
+                             const p = document.querySelector('.leaflet-popup-content');
+                             if (p && p.textContent.includes('<img src=x')) window.__shown = (window.__shown || 0) + 1; } });
+                           return [n, window.__shown || 0]; }"""
+            )
+            assert opened[0] > 10 and opened[1] > 0, opened  # popups opened, the markup shown as text
+            assert MARKUP in page.inner_text("h1")
+            page.wait_for_timeout(300)
+            ran = [page.evaluate("() => window.__xss || 0")]
+            page.goto(f"{server}/layers/water_points/features/{wid}", wait_until="load")
+            page.wait_for_timeout(300)
+            ran.append(page.evaluate("() => window.__xss || 0"))
+            page.goto(f"{server}/reports/villages-lacking.html", wait_until="load")
+            page.wait_for_timeout(300)
+            ran.append(page.evaluate("() => window.__xss || 0"))
+            assert ran == [0, 0, 0]
+        assert errors == []
+    finally:
+        with engine.begin() as conn:
+            for name in saved:
+                fields = [f.name for f in catalog.layer(name).fields if f.type == "text"]
+                sets = ", ".join(f"{f} = s.{f}" for f in fields)
+                conn.execute(text(f"UPDATE {name} t SET {sets} FROM _saved_{name} s WHERE s.id = t.id"))
+                conn.execute(text(f"DROP TABLE _saved_{name}"))

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fupin_gis import __version__
 from fupin_gis.api.background import warm_in_background
+from fupin_gis.api.headers import SecurityHeaders
 from fupin_gis.api.routes import auth, coverage, health, imports, layers, pages, reports, tiles, villages
 from fupin_gis.catalog import load_catalog
 from fupin_gis.db.cluster import SCOPED_ROLE
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(tiles.router)
     app.include_router(villages.router)
+    app.add_middleware(SecurityHeaders)
     app.mount("/vendor", StaticFiles(directory=settings.web_dir / "node_modules", check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static", check_dir=False), name="static")
     return app

@@ -129,12 +129,31 @@ def _batch(conn: Connection, batch: int) -> Any:
     return row
 
 
-def check_scope(conn: Connection, spec: LayerSpec, batch: int | None, scope: str) -> None:
-    """Refuse (and so roll back) a batch that wrote or replaced features outside ``scope``.
+# A feature carrying a village code may lie this far outside that village's polygon (surveys
+# straddle boundaries, a road runs on to the next village); beyond it a scoped write is refused.
+VILLAGE_TOLERANCE_M = 200.0
 
-    The transaction carries the scope (``Principal.scoped``): the test is the row-level-security
-    predicate of the layer, so imports obey the same rule as reads.
+
+def check_write(conn: Connection, spec: LayerSpec, batch: int | None, scope: str | None, placed: bool = True) -> None:
+    """Refuse (and so roll back) a batch its author may not write; call it on every write path.
+
+    The transaction carries the author's role and scope (``Principal.scoped``; nothing for the
+    command line, which writes as the system). Three rules, so an account cannot widen its own
+    scope from inside: the administrative units (whose polygons and codes define every scope) are
+    written by admins only; every feature written or replaced must pass the layer's row-level
+    predicate for the scope; a feature carrying a village code must lie in or near that village
+    (``placed``: not asked of a rollback, which only takes away what a checked write put there).
     """
+    role = conn.execute(text("SELECT coalesce(current_setting('fupin.role', true), '')")).scalar_one()
+    if spec.group == "admin" and role not in ("", "admin"):
+        raise Forbidden(
+            f"行政区划图层（{spec.label}）的边界和代码决定各账号的范围，只有管理员可以修改",
+            f"Administrative units ({spec.name}) define every account's scope: only admins may change them",
+            layer=spec.name,
+            role=role,
+        )
+    if scope in (None, "*"):
+        return
     cond = predicate(spec, "t")
     outside = conn.execute(
         text(
@@ -150,6 +169,25 @@ def check_scope(conn: Connection, spec: LayerSpec, batch: int | None, scope: str
             f"{outside} features lie outside your scope ({scope}): nothing imported",
             scope=scope,
             outside=int(outside),
+        )
+    if not placed or "village_code" not in spec.field_names or spec.group == "admin":
+        return
+    strays = conn.execute(
+        text(
+            f"SELECT t.id, t.village_code FROM {spec.name} t JOIN villages v ON v.code = t.village_code "
+            "WHERE t.batch_id = :b AND NOT ST_DWithin(v.geom::geography, t.geom::geography, :tol) "
+            "ORDER BY t.id LIMIT 5"
+        ),
+        {"b": batch, "tol": VILLAGE_TOLERANCE_M},
+    ).all()
+    if strays:
+        codes = ", ".join(sorted({r.village_code for r in strays}))
+        raise Forbidden(
+            f"要素的村代码（{codes}）与其位置不符：距该村边界超过 {VILLAGE_TOLERANCE_M:g} 米，未导入",
+            f"features carry village codes ({codes}) but lie more than {VILLAGE_TOLERANCE_M:g} m "
+            "outside that village: nothing written",
+            scope=scope,
+            features=[int(r.id) for r in strays],
         )
 
 
@@ -177,8 +215,7 @@ def rollback_in(conn: Connection, catalog: Catalog, batch: int, scope: str | Non
             batch=batch,
             later=list(later),
         )
-    if scope not in (None, "*"):
-        check_scope(conn, spec, batch, scope)
+    check_write(conn, spec, batch, scope, placed=False)
     invalidate_batch(conn, spec, batch)
     deleted = conn.execute(text(f"DELETE FROM {spec.name} WHERE batch_id = :b"), {"b": batch}).rowcount
     restored = conn.execute(

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.errors import InvalidInput, NotFound
-from fupin_gis.ingest.batches import check_scope
+from fupin_gis.ingest.batches import check_write
 from fupin_gis.ingest.geometry import normalise
 from fupin_gis.ingest.values import convert
 from fupin_gis.tiles.cache import invalidate_batch
@@ -140,8 +140,7 @@ def edit_feature(
             text(f"UPDATE {spec.name} SET {', '.join(sets)}, batch_id = :b, updated_at = now() WHERE id = :id"),
             {**params, "b": batch, "id": feature},
         )
-        if scope != "*":
-            check_scope(conn, spec, batch, scope)
+        check_write(conn, spec, batch, scope)
         new = feature_row(conn, spec, feature)
         changes = {
             name: {"old": old.get(name), "new": new.get(name)} for name in values if old.get(name) != new.get(name)

@@ -318,8 +318,7 @@ def run_import(
                 conn.execute(text(ddl))
             supplied = [f for f in spec.field_names if any(f in src.mapping.values() for src in report.sources)]
             batches.promote(conn, spec, report, options.username, seat_mode, batch, stager.direct, supplied)
-            if options.scope not in (None, "*"):
-                batches.check_scope(conn, spec, report.batch, options.scope)
+            batches.check_write(conn, spec, report.batch, options.scope)
     return report
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -45,6 +46,11 @@ def shown(value: Any, field_type: str, labels: dict[str, str]) -> Any:
     if isinstance(value, float):
         return round(value, 2)
     return value
+
+
+def as_text(value: Any) -> Any:
+    """A value made safe for a place that reads HTML (folium popups, tooltips, layer names)."""
+    return html.escape(value) if isinstance(value, str) else value
 
 
 def village_facts(engine: Engine, catalog: Catalog, code: str) -> dict[str, Any]:
@@ -158,7 +164,8 @@ def _features(conn: Connection, spec: LayerSpec, catalog: Catalog, box: list[flo
     labels = {f.name: {v.key: v.label for v in f.enum_values(catalog)} for f in fields}
     features = []
     for r in rows:
-        props = {f.label: shown(r[f.name], f.type, labels[f.name]) for f in fields}
+        # folium's popups insert values as HTML: a value from a survey file is text, never markup
+        props = {f.label: as_text(shown(r[f.name], f.type, labels[f.name])) for f in fields}
         raw = r[by] if by else None
         props["_s"] = str(raw).lower() if isinstance(raw, bool) else raw
         props["_id"] = r["id"]
@@ -181,7 +188,7 @@ def village_map(engine: Engine, catalog: Catalog, code: str) -> folium.Map:
         ).one()
         folium.GeoJson(
             json.loads(outline[0]),
-            name=f"{facts['name']} 村界",
+            name=as_text(f"{facts['name']} 村界"),
             style_function=lambda f: {"color": "#1565c0", "weight": 3, "fill": False},
         ).add_to(m)
         for name in MAP_LAYERS:
@@ -221,7 +228,7 @@ def village_map(engine: Engine, catalog: Catalog, code: str) -> folium.Map:
                 fill=True,
                 fill_color="#ffeb3b",
                 fill_opacity=1,
-                tooltip=f"{facts['name']} 村委会驻地 / village seat",
+                tooltip=as_text(f"{facts['name']} 村委会驻地 / village seat"),
             ).add_to(m)
     fit(m, [[y0, x0], [y1, x1]])
     folium.LayerControl(collapsed=True).add_to(m)
