@@ -20,6 +20,7 @@ from fupin_gis.catalog import Catalog
 from fupin_gis.coverage.snapshots import create_run
 from fupin_gis.errors import InvalidInput, NotFound
 from fupin_gis.main import create_app
+from fupin_gis.reports import figures
 from fupin_gis.reports.build import build_report
 from fupin_gis.reports.render import write
 from fupin_gis.settings import CoverageSettings, Settings
@@ -142,6 +143,46 @@ def test_summary_adds_up(import_engine: Engine, catalog: Catalog, run: dict, tmp
         checks.cell(r, 3).value + checks.cell(r, 4).value + checks.cell(r, 5).value == len(run["villages"])
         for r in range(2, 9)
     )
+
+
+def _pct(text_: str) -> float:
+    return float(text_.rstrip("%")) / 100
+
+
+def test_summary_headline_and_chart_are_the_figures_they_name(
+    import_engine: Engine, catalog: Catalog, run: dict
+) -> None:
+    """The headline's RAI once printed the share of people with safe water (a row read by
+    position): each headline figure and chart series against SQL on the layers themselves."""
+    report = build_report(import_engine, catalog, "summary", run["run_id"])
+    head = dict(report.headline)
+    with import_engine.connect() as conn:
+        people, near_road, hh, safe_hh = conn.execute(
+            text(
+                "WITH h AS (SELECT h.geom::geography AS g, coalesce(h.members, 1) AS m FROM households h), "
+                "r AS (SELECT geom::geography AS g FROM roads WHERE surface = 'hardened' "
+                "      AND coalesce(width_m >= 3.5, true) AND status IN ('existing', 'completed')), "
+                "w AS (SELECT geom::geography AS g FROM water_points WHERE coalesce(safe, false) "
+                "      AND coalesce(working, true) AND status IN ('existing', 'completed')), "
+                "p AS (SELECT geom::geography AS g FROM water_lines WHERE kind = 'supply_pipeline' "
+                "      AND status IN ('existing', 'completed')) "
+                "SELECT sum(m), sum(m) FILTER (WHERE EXISTS (SELECT 1 FROM r WHERE ST_DWithin(r.g, h.g, 2000))), "
+                "count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM w WHERE ST_DWithin(w.g, h.g, 800)) "
+                "      OR EXISTS (SELECT 1 FROM p WHERE ST_DWithin(p.g, h.g, 50))) FROM h"
+            )
+        ).one()
+        villages, connected = len(run["villages"]), sum(v["road_access"]["connected"] for v in run["villages"])
+    assert 0 < near_road <= people and 0 < safe_hh < hh
+    county = report.sections[0].records()[0]
+    assert abs(county["water_people_pct"] - near_road / people) > 0.01  # the old misread would show
+    # straight-line metres on the ellipsoid against the rule's Gauss-Kruger metres: a household or two
+    assert _pct(head["农村可达性指数 / Rural Access Index"]) == pytest.approx(near_road / people, abs=0.002)
+    assert _pct(head["安全饮水户比例 / households with safe water"]) == pytest.approx(safe_hh / hh, abs=0.002)
+    assert _pct(head["通硬化路比例 / with road access"]) == pytest.approx(connected / villages, abs=0.0005)
+    svg = figures.summary_chart(report.sections[0].records())
+    towns = [r for r in report.sections[0].records() if len(r["code"]) == 9]
+    assert len(towns) > 1 and all(r["rai"] != r["water_people_pct"] for r in towns)
+    assert svg.count('<g id="patch_') >= 3 * len(towns)  # three bars a township
 
 
 def test_plan_vs_actual_agrees_with_geodesic_lengths(

@@ -342,16 +342,17 @@ def summary(engine: Engine, catalog: Catalog, run_id: int, area: str | None) -> 
             ),
         ],
     )
-    top = rows[0] if rows else None
-    if top:
+    units_read = report.sections[0].records()
+    if units_read:
+        top = units_read[0]  # the county, or the township asked for
         report.headline = [
-            (f"{top[1] or top[0]} 行政村 / villages", f"{top[3]:,}"),
-            ("通硬化路比例 / with road access", f"{(top[5] or 0) * 100:.1f}%"),
-            ("安全饮水户比例 / households with safe water", f"{(top[8] or 0) * 100:.1f}%"),
-            ("农村可达性指数 / Rural Access Index", f"{(top[10] or 0) * 100:.1f}%"),
+            (f"{top['name'] or top['code']} 行政村 / villages", f"{top['villages']:,}"),
+            ("通硬化路比例 / with road access", f"{(top['conn_pct'] or 0) * 100:.1f}%"),
+            ("安全饮水户比例 / households with safe water", f"{(top['water_pct'] or 0) * 100:.1f}%"),
+            ("农村可达性指数 / Rural Access Index", f"{(top['rai'] or 0) * 100:.1f}%"),
         ]
     report.layers = lambda: figures.unit_layers(engine, report.sections[0])
-    report.figures = [("图1 各乡镇覆盖率 / Coverage by township", lambda: figures.summary_chart(rows))]
+    report.figures = [("图1 各乡镇覆盖率 / Coverage by township", lambda: figures.summary_chart(units_read))]
     return report
 
 

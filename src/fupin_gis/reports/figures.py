@@ -125,17 +125,18 @@ def lacking_chart(run: dict[str, Any], names: dict[str, str], facility_keys: set
     return _svg(fig)
 
 
-def summary_chart(rows: list[tuple]) -> str:
-    """Share of villages with road access, households with safe water, and the RAI, by township."""
+def summary_chart(units: list[dict[str, Any]]) -> str:
+    """Share of villages with road access, households with safe water, and the RAI, by township
+    (``units``: the summary's rows keyed by column)."""
     _style()
-    towns = [r for r in rows if r[2].startswith("乡镇")]
+    towns = [u for u in units if len(u["code"]) == 9]
     frame = pd.DataFrame(
         {
-            "通硬化路村 road": [r[5] or 0 for r in towns],
-            "安全饮水户 water": [r[8] or 0 for r in towns],
-            "RAI": [r[10] or 0 for r in towns],
+            "通硬化路村 road": [u["conn_pct"] or 0 for u in towns],
+            "安全饮水户 water": [u["water_pct"] or 0 for u in towns],
+            "RAI": [u["rai"] or 0 for u in towns],
         },
-        index=[r[1] or r[0] for r in towns],
+        index=[u["name"] or u["code"] for u in towns],
     )
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.3 * len(frame) + 1.2)))
     (frame.iloc[::-1] * 100).plot.barh(ax=ax, width=0.8, color=[GREEN, BLUE, "#ef6c00"])

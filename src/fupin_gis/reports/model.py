@@ -32,6 +32,11 @@ class Section:
     rows: list[tuple[Any, ...]]
     note: str = ""
 
+    def records(self) -> list[dict[str, Any]]:
+        """The rows keyed by their columns' keys: what readers use, never a position."""
+        keys = [c.key for c in self.columns]
+        return [dict(zip(keys, row, strict=True)) for row in self.rows]
+
 
 @dataclass
 class Report:
