@@ -28,6 +28,14 @@ def test_unreachable_database_url_fails_clearly() -> None:
     assert "无法连接数据库" in result.output and "Cannot connect" in result.output
 
 
+def test_database_away_is_one_line_not_a_traceback() -> None:
+    for args in (["batches"], ["coverage", "runs"], ["users", "list"]):
+        result = CliRunner().invoke(app, args, env={"DATABASE_URL": "postgresql://nobody:x@127.0.0.1:1/none"})
+        assert result.exit_code == 1, (args, result.output)
+        assert "数据库不可用" in result.output and "database unavailable" in result.output, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_layers_list_json(catalog: Catalog) -> None:
     result = CliRunner().invoke(app, ["layers", "list", "--json"])
     assert result.exit_code == 0

@@ -1,0 +1,27 @@
+"""The ``fupin-gis`` command. Thin: each command parses its options and calls one function.
+
+One module per command group; errors are reported once, by the root group (``common.FupinGroup``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from fupin_gis.cli import demo, imports, reports  # noqa: F401  (their commands sit on the root app)
+from fupin_gis.cli.common import app
+from fupin_gis.cli.coverage import coverage_app
+from fupin_gis.cli.db import db_app
+from fupin_gis.cli.layers import layers_app
+from fupin_gis.cli.users import users_app
+
+app.add_typer(db_app, name="db")
+app.add_typer(layers_app, name="layers")
+app.add_typer(coverage_app, name="coverage")
+app.add_typer(users_app, name="users")
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point for ``python -m fupin_gis``."""
+    sys.exit(app())
