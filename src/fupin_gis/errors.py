@@ -21,7 +21,8 @@ class FupinError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON body of this error."""
-        return {"code": self.code, "message": self.zh, "message_en": self.en, **self.details}
+        # the details never replace the code or the messages (a detail named ``code`` once did)
+        return {**self.details, "code": self.code, "message": self.zh, "message_en": self.en}
 
 
 class CatalogError(FupinError):
@@ -63,6 +64,12 @@ class DatabaseUnavailable(FupinError):
     code = "database_unavailable"
 
 
+class DatabaseDiskFull(DatabaseUnavailable):
+    """The database server's disk is full: nothing can be written until space is freed."""
+
+    code = "database_disk_full"
+
+
 class ReportFailed(FupinError):
     """A report could not be produced (the PDF printer is missing or failed)."""
 
@@ -81,7 +88,21 @@ class Forbidden(FupinError):
     code = "forbidden"
 
 
+class TooManyAttempts(FupinError):
+    """Too many wrong passwords in a row: no password is checked for ``retry_after`` seconds."""
+
+    code = "too_many_attempts"
+
+
+class BackupFailed(FupinError):
+    """pg_dump or pg_restore failed: names the tool and its last words."""
+
+    code = "backup_failed"
+
+
 STATUS_CODES: dict[type[FupinError], int] = {
+    TooManyAttempts: 429,
+    BackupFailed: 500,
     ReportFailed: 503,
     Unauthorized: 401,
     Forbidden: 403,
@@ -127,4 +148,5 @@ class BatchConflict(ImportRefused):
     code = "batch_conflict"
 
 
+STATUS_CODES[DatabaseDiskFull] = 507  # Insufficient Storage: retrying will not help until space is freed
 STATUS_CODES.update({ImportRefused: 400, UploadTooLarge: 413, UnsupportedFormat: 415, BatchConflict: 409})

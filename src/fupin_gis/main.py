@@ -20,7 +20,7 @@ from fupin_gis.api.routes import auth, coverage, health, imports, layers, pages,
 from fupin_gis.catalog import load_catalog
 from fupin_gis.db.cluster import SCOPED_ROLE
 from fupin_gis.db.engine import make_engine
-from fupin_gis.errors import FupinError, Unauthorized, status_code
+from fupin_gis.errors import FupinError, TooManyAttempts, Unauthorized, status_code
 from fupin_gis.settings import Settings
 from fupin_gis.tiles.cache import clear
 
@@ -71,7 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
         if isinstance(exc, Unauthorized) and page and not request.url.path.startswith(("/api/", "/tiles/")):
             return auth.login_redirect(request)
-        return JSONResponse(exc.to_dict(), status_code=status_code(exc))
+        wait = exc.details.get("retry_after") if isinstance(exc, TooManyAttempts) else None
+        headers = {"Retry-After": str(wait)} if wait is not None else None
+        return JSONResponse(exc.to_dict(), status_code=status_code(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

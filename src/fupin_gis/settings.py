@@ -47,6 +47,25 @@ class AuthSettings(BaseModel):
         default=True, description="Session cookies only over HTTPS (browsers treat localhost as secure)."
     )
     session_hours: float = Field(default=12.0, description="How long a login lasts.")
+    login_free_failures: int = Field(
+        default=5, ge=1, description="Wrong passwords in a row an account may give before each try must wait."
+    )
+    login_backoff_s: float = Field(
+        default=1.0, ge=0, description="The first wait after the free failures; it doubles with each further one."
+    )
+    login_backoff_max_s: float = Field(default=60.0, ge=0, description="The longest wait between two tries.")
+    login_lock_failures: int = Field(
+        default=30, ge=1, description="Wrong passwords in a row that lock the account (known or not)."
+    )
+    login_lock_minutes: float = Field(
+        default=15.0, gt=0, description="How long a lock lasts; failures this old are forgotten."
+    )
+    login_address_free_failures: int = Field(
+        default=20, ge=1, description="Wrong passwords from one client address (any account) before it must wait."
+    )
+    login_address_lock_failures: int = Field(
+        default=100, ge=1, description="Wrong passwords from one client address that lock that address."
+    )
 
 
 class IngestSettings(BaseModel):

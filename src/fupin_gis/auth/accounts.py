@@ -2,8 +2,8 @@
 
 Roles: ``viewer`` reads; ``planner`` reads, sees personal data and runs coverage; ``engineer``
 reads and imports or rolls back inside the scope; ``admin`` may do everything. A scope is a list
-of county (6-digit) or township (9-digit) codes, or ``*``. Passwords are hashed with Argon2id;
-tokens and session ids are stored as SHA-256 digests only.
+of county (6-digit) or township (9-digit) codes, or ``*``. Passwords are hashed with Argon2id and
+their checks throttled (``throttle``); tokens and session ids are stored as SHA-256 digests only.
 """
 
 from __future__ import annotations
@@ -14,14 +14,17 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, text
 
+from fupin_gis.auth import throttle
 from fupin_gis.db.security import PERSONAL_ROLES
-from fupin_gis.errors import InvalidInput, NotFound
+from fupin_gis.errors import InvalidInput, NotFound, TooManyAttempts
+from fupin_gis.settings import AuthSettings
 
 ROLES = ("viewer", "planner", "engineer", "admin")
 WRITERS = ("engineer", "admin")
@@ -164,27 +167,80 @@ def by_session(engine: Engine, session: str) -> Principal | None:
     return None if row is None else _principal(row, row.csrf)
 
 
-def login(engine: Engine, username: str, password: str, hours: float) -> tuple[str, str] | None:
-    """Check the password; a new session (id, csrf token) or None. Both outcomes are audited."""
+@cache
+def _dummy_hash() -> str:
+    """An Argon2id hash of a random secret, made with the live hasher's parameters: unknown names
+    are checked against it, so they cost the same work as known ones."""
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
+def _verify(stored: str, password: str) -> bool:
+    """True when ``password`` matches the Argon2 hash ``stored``."""
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def login(
+    engine: Engine, username: str, password: str, policy: AuthSettings, address: str | None = None
+) -> tuple[str, str] | None:
+    """Check the password; a new session (id, csrf token) or None. Every outcome is audited.
+
+    Throttled per account and per client ``address`` (:mod:`fupin_gis.auth.throttle`): while a key
+    must wait, no password is checked and :class:`TooManyAttempts` is raised. An unknown or
+    disabled name is checked against a dummy hash and counted like a known one.
+    """
+    dummy = _dummy_hash()  # made before the first check, known name or not
+    attempt = throttle.keys(username, address)
     with engine.begin() as conn:
-        row = conn.execute(
-            text("SELECT id, password_hash FROM users WHERE username = :u AND NOT disabled"), {"u": username}
-        ).first()
-        ok = False
-        if row is not None:
-            try:
-                ok = _hasher.verify(row.password_hash, password)
-            except (VerificationError, InvalidHashError):
+        throttle.hold(conn, attempt)
+        block = throttle.blocked(conn, attempt, policy)
+        if block is not None:
+            audit(
+                conn,
+                username,
+                "login_throttled",
+                {"address": address, "retry_after": block.retry_after, "locked": block.locked},
+            )
+        else:
+            row = conn.execute(
+                text("SELECT id, password_hash FROM users WHERE username = :u AND NOT disabled"), {"u": username}
+            ).first()
+            if row is None:
+                _verify(dummy, password)  # the same work as for a known name; never a match
                 ok = False
-        audit(conn, username, "login" if ok else "login_failed", {})
-        if not ok or row is None:
-            return None
-        session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-        conn.execute(
-            text("INSERT INTO sessions (token_sha256, user_id, csrf, expires_at) VALUES (:t, :i, :c, :e)"),
-            {"t": _digest(session), "i": row.id, "c": csrf, "e": datetime.now(UTC) + timedelta(hours=hours)},
-        )
-    return session, csrf
+            else:
+                ok = _verify(row.password_hash, password)
+            if not ok or row is None:
+                audit(conn, username, "login_failed", {"address": address, "known": row is not None})
+                for lock in throttle.fail(conn, attempt, policy):
+                    audit(
+                        conn,
+                        username,
+                        "login_locked",
+                        {"key": lock.key, "failures": lock.failures, "minutes": lock.minutes},
+                    )
+                return None
+            throttle.succeed(conn, username)
+            audit(conn, username, "login", {"address": address})
+            session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+            conn.execute(
+                text("INSERT INTO sessions (token_sha256, user_id, csrf, expires_at) VALUES (:t, :i, :c, :e)"),
+                {
+                    "t": _digest(session),
+                    "i": row.id,
+                    "c": csrf,
+                    "e": datetime.now(UTC) + timedelta(hours=policy.session_hours),
+                },
+            )
+            return session, csrf
+    zh, en = throttle.wait_text(block.retry_after)
+    raise TooManyAttempts(
+        f"登录失败次数过多{'，已临时锁定' if block.locked else ''}：请 {zh} 后再试",
+        f"Too many failed sign-ins{', locked for a while' if block.locked else ''}: try again in {en}",
+        retry_after=block.retry_after,
+    )
 
 
 def logout(engine: Engine, session: str) -> None:

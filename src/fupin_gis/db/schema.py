@@ -290,6 +290,15 @@ def account_tables(metadata: MetaData) -> None:
         Column("detail", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
         comment="审计日志（只增不改）",
     )
+    Table(
+        "login_throttle",
+        metadata,
+        Column("key", Text, primary_key=True, comment="user:<name> or addr:<client address>"),
+        Column("failures", Integer, nullable=False, comment="wrong passwords in a row"),
+        Column("last_failure_at", DateTime(timezone=True), nullable=False, index=True),
+        Column("blocked_until", DateTime(timezone=True), comment="no password is checked before this"),
+        comment="登录失败计数（账号、地址）",
+    )
 
 
 def build_metadata(catalog: Catalog) -> MetaData:

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fupin_gis.api.deps import CSRF_COOKIE, SESSION_COOKIE, PrincipalDep, SettingsDep
 from fupin_gis.auth.accounts import login, logout, record
+from fupin_gis.errors import TooManyAttempts
 from fupin_gis.resources import render_template
 
 router = APIRouter(tags=["accounts"])
@@ -44,7 +45,8 @@ def login_form(
     csrf: Annotated[str, Form(max_length=100)],
     next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
 ) -> Response:
-    """Check the account; on success a session cookie and a redirect, else the form again (401)."""
+    """Check the account; on success a session cookie and a redirect, else the form again: 401 for a
+    wrong name or password, 429 with Retry-After while the account or the address must wait."""
     expected = request.cookies.get(LOGIN_CSRF, "")
     if not expected or not secrets.compare_digest(expected, csrf):
         page = _page(
@@ -53,7 +55,14 @@ def login_form(
         page.status_code = 403
         return page
     engine = request.app.state.engine
-    made = login(engine, username, password, settings.auth.session_hours)
+    address = request.client.host if request.client else None
+    try:
+        made = login(engine, username, password, settings.auth, address)
+    except TooManyAttempts as exc:
+        page = _page(settings, secrets.token_urlsafe(24), _safe_next(next), f"{exc.zh} / {exc.en}")
+        page.status_code = 429
+        page.headers["Retry-After"] = str(exc.details["retry_after"])
+        return page
     if made is None:
         page = _page(
             settings, secrets.token_urlsafe(24), _safe_next(next), "用户名或密码错误 / wrong username or password"
