@@ -283,7 +283,8 @@ def test_phone_app_kml_extended_data_and_a_shapefile_without_its_index(
     assert not report.ok
     assert {(p.code, p.severity) for p in report.problems.items} == {
         ("dbf_missing", "warning"),
-        ("required_field_missing", "error"),
+        ("import_default_applied", "warning"),  # status: a survey of what exists
+        ("required_field_missing", "error"),  # kind has no default: asked for
     }
 
 

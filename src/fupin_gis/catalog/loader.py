@@ -141,6 +141,16 @@ def _check_field(path: Path, key: str, field: FieldSpec, catalog: Catalog) -> No
                 words[folded] = value.key
     elif field.enum is not None or field.values is not None:
         raise _fail(path, key, "只有枚举字段可以有取值表", "only enum fields take values")
+    if field.import_default is not None:
+        if field.type != "enum":
+            raise _fail(path, f"{key}.import_default", "只有枚举字段可以有导入默认值", "only enum fields take an import_default")
+        if field.import_default not in {v.key for v in field.enum_values(catalog)}:
+            raise _fail(
+                path,
+                f"{key}.import_default",
+                f"“{field.import_default}” 不是该字段的取值",
+                f"'{field.import_default}' is not a value of this field",
+            )
     if field.type == "code" and not field.digits:
         raise _fail(path, f"{key}.digits", "代码字段须给出位数", "a code field needs 'digits'")
     if field.min is not None and field.max is not None and field.min > field.max:

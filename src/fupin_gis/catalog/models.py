@@ -52,6 +52,14 @@ class FieldSpec(_Strict):
     digits: int | None = Field(default=None, description="exact digit count of a code field")
     enum: str | None = Field(default=None, description="name of a shared enumeration")
     values: dict[str, EnumDef] | None = Field(default=None, description="a local enumeration")
+    decisive: bool = Field(
+        default=False,
+        description="a coverage rule or check reads it: an import never files a column that may be it away unasked",
+    )
+    import_default: str | None = Field(
+        default=None,
+        description="the value a survey of what exists implies when its file has no such column (reported when applied)",
+    )
 
     def enum_values(self, catalog: Catalog) -> tuple[EnumValue, ...]:
         """The values of this enum field, local or shared."""
@@ -134,6 +142,9 @@ class Catalog(_Strict):
     srid: int
     enums: dict[str, dict[str, EnumDef]]
     layers: dict[str, LayerSpec]
+    # Columns GIS tools add on their own (row ids, shape lengths and areas): an import keeps them in
+    # extra without asking what they are.
+    ignore_columns: tuple[str, ...] = ()
 
     def layer(self, name: str) -> LayerSpec:
         """The layer called ``name``; KeyError if there is none."""

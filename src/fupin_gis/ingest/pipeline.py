@@ -8,6 +8,7 @@ layer's key) with a batch row, all in the transaction that created the staging t
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import queue
 import re
@@ -39,6 +40,14 @@ from fupin_gis.ingest.encoding import normalise as normalise_encoding
 from fupin_gis.ingest.fields import map_fields
 from fupin_gis.ingest.geometry import FAMILY, NAMES_ZH, normalise
 from fupin_gis.ingest.problems import Problem
+from fupin_gis.ingest.reading import (
+    FLAG_PREFIX,
+    ValueTally,
+    apply_value_map,
+    flag_column,
+    mapping_problems,
+    whole_file_defaults,
+)
 from fupin_gis.ingest.report import ImportReport, SourceReport
 from fupin_gis.ingest.sources import COORDINATES, UNREADABLE, Source, open_sources
 from fupin_gis.ingest.values import Issue, convert
@@ -55,6 +64,7 @@ class ImportOptions:
     datum: str | None = None  # "gcj02": coordinates from Chinese phone map apps
     mapping: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)  # --set FIELD=VALUE where the file has none
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # --values FIELD:SRC=DST
     dry_run: bool = False
     replace: bool = False
     source: str | None = None  # one layer inside a GeoPackage/KML, or one file inside a zip
@@ -435,7 +445,6 @@ def _validate_source(
             )
         )
     fields = list(src.fields) + (["folder"] if "folder" in src.notes else [])
-    fm = map_fields(spec, fields, options.mapping)
     for name in options.defaults:
         if name not in spec.field_names:
             raise ImportRefused(
@@ -443,28 +452,35 @@ def _validate_source(
                 f"--set field '{name}' is not a field of {spec.name}",
                 field=name,
             )
-        if name not in fm.mapping.values():
+    chunks = src.chunks(options.chunk_size)
+    first = next(chunks, None)  # the values the column readings look at
+    fm = map_fields(spec, catalog, fields, options.mapping, first[0] if first is not None else None)
+    seat_mode = report.mode == "seats"
+    for problem in mapping_problems(fm, spec, src.label):
+        problems.add(problem)
+    mapped_targets = set(fm.mapping.values()) | set(fm.flags)
+    defaults, missing = (
+        (dict(options.defaults), [])
+        if seat_mode
+        else whole_file_defaults(spec, catalog, mapped_targets, options.defaults, src.label)
+    )
+    for problem in missing:
+        problems.add(problem)
+    for name in defaults:
+        if name not in mapped_targets:
             fm.mapping[f"--set {name}"] = name
+    for name in fm.flags:
+        fm.mapping[FLAG_PREFIX + name] = name
     sreport.mapping, sreport.unknown_fields, sreport.notes = (
-        fm.mapping,
+        {k: v for k, v in fm.mapping.items() if not k.startswith(FLAG_PREFIX)}
+        | {col: f"{name}={key}" for name, pairs in fm.flags.items() for col, key in pairs},
         fm.unknown,
         [n for n in src.notes if n != "folder"] + fm.notes,
     )
+    sreport.readings = [r.to_dict() for r in fm.readings]
     mapped_targets = set(fm.mapping.values())
-    seat_mode = report.mode == "seats"
     # Without a required column no row can be written (NOT NULL): the values are still checked.
     unwritable = not seat_mode and any(f.required and f.name not in mapped_targets for f in spec.fields)
-    for f in spec.fields:
-        if f.required and f.name not in mapped_targets and not seat_mode:
-            problems.add(
-                Problem(
-                    "required_field_missing",
-                    f"缺少必填字段 {f.label}（{f.name}）；可用的列名：{'、'.join(f.aliases[:6])}，或用 --map 源列={f.name}",
-                    f"required field {f.name} ({f.en}) is missing; name a column like {', '.join(f.aliases[:6])} or use --map SRC={f.name}",
-                    file=src.label,
-                    field=f.name,
-                )
-            )
     if seat_mode and (spec.key is None or spec.key not in mapped_targets):
         problems.add(
             Problem(
@@ -487,7 +503,8 @@ def _validate_source(
     target = "Point" if seat_mode else spec.geometry
     left_out: Counter[int] = Counter()
     summaries: list[int] = []
-    for table, geoms in src.chunks(options.chunk_size):
+    tally = ValueTally()
+    for table, geoms in itertools.chain([first] if first is not None else [], chunks):
         ids = np.arange(offset, offset + len(table))  # the features' numbers in the file
         report.features_read += len(table)
         offset += len(table)
@@ -502,9 +519,13 @@ def _validate_source(
         n = len(table)
         if "folder" in src.notes:
             table["folder"] = src.layer
+        for name, pairs in fm.flags.items():
+            table[FLAG_PREFIX + name] = flag_column(table, pairs)
         for col, dst in fm.mapping.items():
-            if dst in options.defaults:
-                default = options.defaults[dst]
+            if col in table and dst in options.values:
+                table[col] = apply_value_map(table[col], options.values[dst])
+            if dst in defaults:
+                default = defaults[dst]
                 table[col] = (
                     table[col].where(table[col].notna() & (table[col].astype(str).str.strip() != ""), default)
                     if col in table
@@ -518,6 +539,8 @@ def _validate_source(
         for col, dst in fm.mapping.items():
             fieldspec = spec.field(dst)
             values, issues = convert(table[col], fieldspec, catalog)
+            if fieldspec.type == "enum":
+                tally.add(fieldspec, catalog, table[col], values)
             rows[dst] = values.array
             for i in np.flatnonzero(issues.notna().to_numpy()):
                 issue: Issue = issues.iloc[i]
@@ -621,6 +644,7 @@ def _validate_source(
         rows["extra"] = _extra_json(table[unknown]) if unknown else "{}"
         frame = pd.DataFrame({col: rows.get(col, np.full(n, None, dtype=object)) for col in stager.columns}, copy=False)
         stager.write(frame[~bad] if bad.any() else frame)
+    sreport.values = tally.to_dict(spec, catalog)
     if summaries:
         problems.add(
             Problem(

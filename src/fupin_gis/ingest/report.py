@@ -22,6 +22,8 @@ class SourceReport:
     unknown_fields: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped: str | None = None
+    readings: list[dict[str, Any]] = field(default_factory=list)  # every column: target, score, evidence
+    values: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # enum field -> source values
 
 
 @dataclass
