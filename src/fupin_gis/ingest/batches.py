@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -12,6 +13,16 @@ from fupin_gis.db.security import predicate
 from fupin_gis.errors import BatchConflict, Forbidden, NotFound
 from fupin_gis.ingest.report import ImportReport
 from fupin_gis.tiles.cache import invalidate_batch
+
+
+def lock_file(conn: Connection, layer: str, sha256: str) -> None:
+    """Hold a transaction advisory lock on (layer, file digest) until the caller's transaction ends.
+
+    Taken before :func:`identical`, so concurrent imports of one file into one layer run one after
+    the other: the later ones find the first's committed batch and are refused as duplicates.
+    """
+    digest = hashlib.sha256(f"fupin-import:{layer}:{sha256}".encode()).digest()
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest[:8], "big", signed=True)})
 
 
 def identical(conn: Connection, layer: str, sha256: str) -> list[int]:

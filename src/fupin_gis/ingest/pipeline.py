@@ -279,6 +279,8 @@ def run_import(
     with tempfile.TemporaryDirectory(prefix="fupin-import-") as tmp, engine.connect() as conn:
         datasets = expand(path, Path(tmp), options.limits)
         with conn.begin() as trans:
+            if not options.dry_run:  # the same file into the same layer: one import at a time
+                batches.lock_file(conn, spec.name, report.sha256)
             area = deployment_area(conn)
             sources = _choose_sources(spec, datasets, path, display, options, report)
             seat_mode = report.mode == "seats"
