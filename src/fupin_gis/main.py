@@ -21,6 +21,7 @@ from fupin_gis.catalog import load_catalog
 from fupin_gis.db.cluster import SCOPED_ROLE
 from fupin_gis.db.engine import make_engine
 from fupin_gis.errors import FupinError, TooManyAttempts, Unauthorized, status_code
+from fupin_gis.scratch import sweep as sweep_scratch
 from fupin_gis.settings import Settings
 from fupin_gis.tiles.cache import clear
 
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = make_engine(settings)
         app.state.page_cache = {}
         forget_tiles(app.state.engine)
+        sweep_scratch()  # upload and import folders a killed server left behind
         app.state.rls_ready = row_security_ready(app.state.engine)
         app.state.warmer = warm_in_background(app)
         yield

@@ -110,6 +110,11 @@ class CoverageSettings(BaseModel):
     plan_file: Path = Field(
         default_factory=lambda: data_dir("plans") / "tongjiang-2009-2011.toml", description="Rule 7's plan."
     )
+    keep_runs: int | None = Field(
+        default=None,
+        ge=1,
+        description="After each run keep this many newest snapshots (and any a report was exported from); unset: all.",
+    )
 
 
 class Settings(BaseSettings):

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, text
 from fupin_gis.catalog import Catalog
 from fupin_gis.coverage.checklists import load_checklists
 from fupin_gis.coverage.plan import load_plan, measure
+from fupin_gis.coverage.prune import prune_in
 from fupin_gis.coverage.run import Step, no_step, run_coverage
 from fupin_gis.errors import InvalidInput, NotFound
 from fupin_gis.settings import CoverageSettings
@@ -30,7 +31,8 @@ def rules_from_file(path: Path, base: CoverageSettings) -> CoverageSettings:
 
 
 def create_run(engine: Engine, settings: CoverageSettings, catalog: Catalog, step: Step = no_step) -> dict[str, Any]:
-    """Compute every rule and store the result as a snapshot; returns the result with ``run_id``."""
+    """Compute every rule and store the result as a snapshot (pruning beyond ``settings.keep_runs``);
+    returns the result with ``run_id``."""
     checklists = load_checklists(settings.checklist_file, catalog)
     plan = load_plan(settings.plan_file, catalog)
     with engine.begin() as conn:
@@ -67,6 +69,8 @@ def create_run(engine: Engine, settings: CoverageSettings, catalog: Catalog, ste
                         index=False, header=False
                     )
                 )
+        if settings.keep_runs is not None:  # the retention setting, in the run's transaction
+            prune_in(conn, settings.keep_runs)
     result["run_id"] = run_id.id
     result["created_at"] = run_id.created_at.isoformat()
     result["data_version"] = version
