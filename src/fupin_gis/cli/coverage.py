@@ -157,3 +157,27 @@ def coverage_diff(run_a: Annotated[int, typer.Argument()], run_b: Annotated[int,
     from fupin_gis.coverage.snapshots import diff_runs
 
     typer.echo(json.dumps(diff_runs(open_engine(), run_a, run_b), ensure_ascii=False, default=str))
+
+
+@coverage_app.command("prune")
+def coverage_prune(
+    keep: Annotated[
+        int | None, typer.Option("--keep", help="newest runs to keep (default: the keep_runs setting)")
+    ] = None,
+) -> None:
+    """Delete stored runs beyond the newest N, except runs reports were exported from."""
+    from fupin_gis.coverage.prune import prune_runs
+    from fupin_gis.errors import InvalidInput
+
+    keep = keep if keep is not None else load_settings().coverage.keep_runs
+    if keep is None:
+        raise InvalidInput(
+            "请给出 --keep N，或设置 FUPIN_COVERAGE__KEEP_RUNS",
+            "Give --keep N, or set FUPIN_COVERAGE__KEEP_RUNS",
+            field="keep",
+        )
+    pruned = prune_runs(open_engine(), keep)
+    typer.echo(
+        f"已删除 {len(pruned.deleted)} 个运行 / deleted {len(pruned.deleted)} runs "
+        f"(kept the newest {keep} and {len(pruned.referenced)} older ones reports were exported from)"
+    )

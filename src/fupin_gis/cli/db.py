@@ -1,7 +1,8 @@
-"""``fupin-gis db``: the embedded cluster or DATABASE_URL: up, down, status, url, reset, check."""
+"""``fupin-gis db``: the embedded cluster or DATABASE_URL: up, down, status, url, reset, check, backup, restore."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -86,3 +87,28 @@ def db_check() -> None:
     if problems:
         raise typer.Exit(1)
     typer.echo("数据库与图层目录一致 / the database matches the catalog")
+
+
+@db_app.command("backup")
+def db_backup(file: Annotated[Path, typer.Argument(help="the file to write (pg_dump custom format)")]) -> None:
+    """Write the whole database to FILE: layers, batches, coverage runs, accounts, audit log."""
+    from fupin_gis.db.backup import backup
+
+    with console.status("备份 / backing up…"):
+        archive = backup(load_settings(), file)
+    typer.echo(f"已备份 / backed up: {archive.path} ({archive.size:,} bytes, sha256 {archive.sha256[:16]})")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="a file written by `fupin-gis db backup`")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+) -> None:
+    """Replace the database's contents with FILE, then migrate and re-apply row-level security."""
+    from fupin_gis.db.backup import restore
+
+    if not yes:
+        typer.confirm("用备份替换数据库的全部内容？/ Replace everything in the database with the backup?", abort=True)
+    with console.status("恢复 / restoring…"):
+        archive = restore(load_settings(), file)
+    typer.echo(f"已恢复 / restored: {archive.path} (sha256 {archive.sha256[:16]})")
