@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from fupin_gis import __version__
 from fupin_gis.api.background import warm_in_background
 from fupin_gis.api.headers import SecurityHeaders
-from fupin_gis.api.routes import auth, coverage, health, imports, layers, pages, reports, tiles, villages
+from fupin_gis.api.routes import auth, coverage, health, imports, layers, pages, profiles, reports, tiles, villages
 from fupin_gis.catalog import load_catalog
 from fupin_gis.db.cluster import SCOPED_ROLE
 from fupin_gis.db.engine import make_engine
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(imports.router)
+    app.include_router(profiles.router)
     app.include_router(coverage.router)
     app.include_router(pages.router)
     app.include_router(reports.router)

@@ -143,7 +143,9 @@ def _check_field(path: Path, key: str, field: FieldSpec, catalog: Catalog) -> No
         raise _fail(path, key, "只有枚举字段可以有取值表", "only enum fields take values")
     if field.import_default is not None:
         if field.type != "enum":
-            raise _fail(path, f"{key}.import_default", "只有枚举字段可以有导入默认值", "only enum fields take an import_default")
+            raise _fail(
+                path, f"{key}.import_default", "只有枚举字段可以有导入默认值", "only enum fields take an import_default"
+            )
         if field.import_default not in {v.key for v in field.enum_values(catalog)}:
             raise _fail(
                 path,

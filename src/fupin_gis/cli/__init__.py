@@ -12,12 +12,14 @@ from fupin_gis.cli.common import app
 from fupin_gis.cli.coverage import coverage_app
 from fupin_gis.cli.db import db_app
 from fupin_gis.cli.layers import layers_app
+from fupin_gis.cli.profiles import profiles_app
 from fupin_gis.cli.users import users_app
 
 app.add_typer(db_app, name="db")
 app.add_typer(layers_app, name="layers")
 app.add_typer(coverage_app, name="coverage")
 app.add_typer(users_app, name="users")
+app.add_typer(profiles_app, name="profiles")
 
 __all__ = ["app", "main"]
 

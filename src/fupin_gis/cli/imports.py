@@ -13,16 +13,6 @@ from rich.table import Table
 from fupin_gis.cli.common import app, console, errors_as_json, load_settings, open_catalog, open_engine
 
 
-def _parse_map(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise typer.BadParameter(f"--map 需要 源列=目标字段 / --map needs SRC=DST, got '{pair}'")
-        src, dst = pair.split("=", 1)
-        out[src.strip()] = dst.strip()
-    return out
-
-
 @app.command("import")
 def import_(
     ctx: typer.Context,
@@ -45,9 +35,20 @@ def import_(
     as_json: Annotated[bool, typer.Option("--json", help="print only the JSON report")] = False,
     report_file: Annotated[Path | None, typer.Option("--report", help="write the problem list to this .xlsx")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="import a file again that was imported before")] = False,
+    values: Annotated[
+        list[str] | None, typer.Option("--values", help="FIELD:SRC=DST value answer; DST '-' makes it empty")
+    ] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="read with this saved import profile")] = None,
+    save_profile: Annotated[
+        str | None, typer.Option("--save-profile", help="save the confirmed reading as this profile (on commit)")
+    ] = None,
+    no_profile: Annotated[
+        bool, typer.Option("--no-profile", help="do not apply a profile that matches the file's columns")
+    ] = False,
 ) -> None:
     """Import a survey file into a layer: all or nothing. Exit 0 ok, 2 validation failed, 1 other error."""
     from fupin_gis.ingest import ImportOptions, run_import
+    from fupin_gis.ingest.answers import pairs, value_maps
 
     if datum not in (None, "gcj02"):
         raise typer.BadParameter("--datum 只支持 gcj02 / only gcj02 is supported")
@@ -58,8 +59,12 @@ def import_(
         crs=crs,
         encoding=encoding,
         datum=datum,
-        mapping=_parse_map(map_ or []),
-        defaults=_parse_map(set_ or []),
+        mapping=pairs(map_ or [], "--map"),
+        defaults=pairs(set_ or [], "--set"),
+        values=value_maps(values or []),
+        profile=profile,
+        save_profile=save_profile,
+        use_profiles=not no_profile,
         dry_run=dry_run,
         replace=replace,
         source=source,

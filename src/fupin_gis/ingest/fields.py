@@ -132,6 +132,7 @@ def map_fields(
     for r in pending:
         best = r.candidates[0] if r.candidates else None
         if best is None:
+            r.decision = "asked" if r.decisive else r.decision
             continue
         if best.score >= CERTAIN:
             if _free(best, taken, flagged):

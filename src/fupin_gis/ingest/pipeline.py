@@ -29,9 +29,10 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import Connection, Engine, text
 
+from fupin_gis.auth.accounts import audit
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.errors import ImportRefused, InvalidInput
-from fupin_gis.ingest import batches
+from fupin_gis.ingest import batches, profiles
 from fupin_gis.ingest.archive import ArchiveLimits, expand
 from fupin_gis.ingest.binary_copy import BinaryCopy
 from fupin_gis.ingest.crs import CrsDecision, gcj02_geometries, infer_crs, lands_inside, parse_crs
@@ -65,6 +66,9 @@ class ImportOptions:
     mapping: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)  # --set FIELD=VALUE where the file has none
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # --values FIELD:SRC=DST
+    profile: str | None = None  # --profile NAME: read with this saved reading
+    save_profile: str | None = None  # --save-profile NAME: keep the confirmed reading (on commit)
+    use_profiles: bool = True  # a file whose columns match a saved profile is read with it
     dry_run: bool = False
     replace: bool = False
     source: str | None = None  # one layer inside a GeoPackage/KML, or one file inside a zip
@@ -82,12 +86,21 @@ class ImportOptions:
         return cls(limits=limits, chunk_size=settings.chunk_size, defer_index_min=settings.defer_index_min, **values)  # type: ignore[arg-type]
 
 
+SHAPEFILE_PARTS = (".shp", ".dbf", ".shx", ".prj", ".cpg")
+
+
 def sha256_of(path: Path) -> str:
-    """SHA-256 of a file, streamed."""
+    """SHA-256 of a file, streamed; of a loose Shapefile with its .dbf, .shx, .prj and .cpg (a
+    survey whose attributes changed is not the same file as before)."""
     h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
+    parts = [path]
+    if path.suffix.lower() == ".shp":
+        beside = {p.suffix.lower(): p for p in path.parent.iterdir() if p.stem == path.stem}
+        parts = [beside[s] for s in SHAPEFILE_PARTS if s in beside]
+    for part in parts:
+        with part.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
     return h.hexdigest()
 
 
@@ -282,6 +295,16 @@ def run_import(
             if not options.dry_run:  # the same file into the same layer: one import at a time
                 batches.lock_file(conn, spec.name, report.sha256)
             area = deployment_area(conn)
+            if options.profile:
+                chosen = profiles.get_profile(conn, profiles.check_name(options.profile))
+                if chosen.layer != spec.name:
+                    raise ImportRefused(
+                        f"导入方案 “{chosen.name}” 是图层 {chosen.layer} 的，不是 {spec.name}",
+                        f"profile '{chosen.name}' is for layer {chosen.layer}, not {spec.name}",
+                        field="profile",
+                    )
+                options = profiles.with_profile(options, chosen)
+                report.profile, report.profile_how = chosen.name, "chosen"
             sources = _choose_sources(spec, datasets, path, display, options, report)
             seat_mode = report.mode == "seats"
             columns = [
@@ -317,7 +340,13 @@ def run_import(
             try:
                 with Progress(console=progress, transient=True, disable=progress is None) as bar:
                     for src, sreport in sources:
-                        _validate_source(src, sreport, spec, catalog, options, area, stager, report, bar)
+                        read_with = options
+                        if report.profile_how != "chosen" and options.use_profiles:
+                            matched = profiles.match_profile(conn, spec.name, list(src.fields))
+                            if matched is not None:
+                                read_with = profiles.with_profile(options, matched)
+                                report.profile, report.profile_how = matched.name, "matched"
+                        _validate_source(src, sreport, spec, catalog, read_with, area, stager, report, bar)
             finally:
                 stager.finish()
             if report.ok:
@@ -328,9 +357,21 @@ def run_import(
                 return report
             for ddl in deferred:  # built once, over all the rows, before the commit
                 conn.execute(text(ddl))
-            supplied = [f for f in spec.field_names if any(f in src.mapping.values() for src in report.sources)]
+            filled = {v.partition("=")[0] for src in report.sources for v in src.mapping.values()}
+            supplied = [f for f in spec.field_names if f in filled]
             batches.promote(conn, spec, report, options.username, seat_mode, batch, stager.direct, supplied)
             batches.check_write(conn, spec, report.batch, options.scope)
+            if options.save_profile:
+                saved = profiles.save_profile(
+                    conn, profiles.from_report(options.save_profile, report, options), catalog
+                )
+                report.profile, report.profile_how = saved.name, "saved"
+            audit(
+                conn,
+                options.username,
+                "import",
+                {"batch": report.batch, "layer": spec.name, "file": display, "profile": report.profile},
+            )
     return report
 
 

@@ -26,7 +26,8 @@ CERTAIN = 0.95
 PROBABLE = 0.6
 MARGIN = 0.15  # a probable reading must lead the next candidate by this much
 CJK = re.compile(r"[\u3400-\u9fff]")
-YES_NO_PREFIXES = ("是否", "有无", "有否", "是不是", "is", "has")
+# how a yes/no column's name begins (是否桥梁, SFQL: the pinyin initials, is_bridge)
+YES_NO_PREFIXES = ("是否", "有无", "有否", "是不是", "is_", "has_", "sf", "yw", "is", "has")
 
 
 @dataclass
@@ -129,8 +130,8 @@ def name_score(column: str, words: tuple[str, ...]) -> tuple[float, str]:
             take(1.0, f"名称 name = “{word}”")
             continue
         if cjk_col and CJK.search(w):
-            if _one_char_apart(col, w):
-                take(0.75, f"与“{word}”只差一字 / one character from '{word}'")
+            if _one_char_apart(col, w):  # 运行状态 / 运行状况; of two characters only one is shared
+                take(0.75 if len(w) >= 3 else 0.45, f"与“{word}”只差一字 / one character from '{word}'")
             elif len(w) >= 2 and w in col:
                 take(0.45 + 0.35 * len(w) / len(col), f"含“{word}” / contains '{word}'")
             elif len(col) >= 2 and col in w:
@@ -254,6 +255,8 @@ def candidates(spec: LayerSpec, catalog: Catalog, column: str, values: list[str]
         if cut == f.name and name < 0.97:
             name, why = 0.97, f"截断的字段名（.dbf 限 10 字节）/ a name cut to 10 bytes: {f.label}"
         fit = value_fit(f, values, catalog)
+        if f.type == "enum" and is_yes_no(values):
+            out.extend(_flags(f, catalog, column, values))
         evidence = [why] if why else []
         if fit is not None:
             evidence.append(f"{fit:.0%} 的取值符合 / of the distinct values fit {f.name}")
@@ -272,8 +275,6 @@ def candidates(spec: LayerSpec, catalog: Catalog, column: str, values: list[str]
         else:
             score = 0.3 * fit  # yes/no or numbers alone fit many fields
         out.append(Candidate(f.name, round(score, 3), evidence))
-        if f.type == "enum" and is_yes_no(values):
-            out.extend(_flags(f, catalog, column, values))
     out.sort(key=lambda c: -c.score)
     return out
 

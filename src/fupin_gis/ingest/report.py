@@ -46,6 +46,8 @@ class ImportReport:
     batch: int | None = None
     replaced_batches: list[int] = field(default_factory=list)
     preview: list[dict[str, Any]] = field(default_factory=list)  # features for a preview map (API only)
+    profile: str | None = None  # the import profile the file was read with (or saved as)
+    profile_how: str | None = None  # chosen (--profile) | matched (by its columns) | saved
 
     @property
     def ok(self) -> bool:
@@ -70,6 +72,10 @@ class ImportReport:
             "z_dropped": self.z_dropped,
             "encoding": first.encoding if first else None,
             "crs": first.crs if first else None,
+            "profile": self.profile,
+            "profile_how": self.profile_how,
+            "mapping": [r | {"file": s.name} for s in self.sources for r in s.readings],
+            "values": first.values if first else {},
             "sources": [s.__dict__ for s in self.sources],
             "problems": [p.to_dict() for p in self.problems.items],
             "problem_counts": self.problems.summary(),
@@ -84,6 +90,17 @@ class ImportReport:
             f"文件 File: {self.file}  →  图层 Layer: {self.layer}{'  (试运行 dry run)' if self.dry_run else ''}",
             f"读取 read: {self.features_read:,}  写入 written: {self.features_written:,}  (新增 inserted {self.inserted:,}, 更新 updated {self.updated:,})",
         ]
+        if self.profile:
+            how = {"chosen": "指定 chosen", "matched": "按列名匹配 matched by its columns", "saved": "已保存 saved"}
+            lines.append(f"导入方案 Profile: {self.profile}（{how.get(self.profile_how or '', '')}）")
+        for s in self.sources:
+            for r in s.readings:  # what a person must read first: the readings not certain
+                if r["decision"] in ("probable", "asked"):
+                    tag = "推测 probable" if r["decision"] == "probable" else "待确认 asked"
+                    cands = ", ".join(f"{c['target']} {c['score']:.2f}" for c in r["candidates"][:3])
+                    lines.append(
+                        f"  [{tag}] {r['source']} → {r['target'] or '?'} ({r['score']:.2f}; {cands}) 例 e.g. {' | '.join(r['samples'][:3])}"
+                    )
         for s in self.sources:
             if s.skipped:
                 lines.append(f"  跳过 skipped {s.name}: {s.skipped}")
@@ -103,6 +120,13 @@ class ImportReport:
             if s.unknown_fields:
                 lines.append(f"    未识别字段（存入 extra）unknown fields kept in extra: {', '.join(s.unknown_fields)}")
             lines.extend(f"    注 note: {n}" for n in s.notes)
+            for fieldname, rows in s.values.items():
+                lost = [f"{r['source']}×{r['count']}" for r in rows if r["target"] is None]
+                got = [f"{r['source']}→{r['target']}×{r['count']}" for r in rows if r["target"] is not None]
+                lines.append(
+                    f"    取值 values {fieldname}: {', '.join(got[:8])}"
+                    + (f"；未对应 unmatched: {', '.join(lost[:8])}" if lost else "")
+                )
         for name, n in self.changes.items():
             lines.append(f"  变更 changed: {n:,} 条要素的 {name}")
         if self.z_dropped:

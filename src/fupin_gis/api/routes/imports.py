@@ -14,22 +14,11 @@ from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep, SettingsDep, Sys
 from fupin_gis.auth.accounts import WRITERS, Principal, record
 from fupin_gis.errors import InvalidInput, UnsupportedFormat, UploadTooLarge
 from fupin_gis.ingest import ImportOptions, run_import
+from fupin_gis.ingest.answers import pairs, value_maps
 from fupin_gis.ingest.archive import DATA_SUFFIXES, EXPECTED
 from fupin_gis.ingest.batches import get_batch, list_batches, rollback
 
 router = APIRouter(prefix="/api", tags=["imports"])
-
-
-def _pairs(values: list[str], option: str) -> dict[str, str]:
-    out = {}
-    for pair in values:
-        if "=" not in pair:
-            raise InvalidInput(
-                f"{option} 需要 源=目标 形式：“{pair}”", f"{option} needs SRC=DST, got '{pair}'", field=option
-            )
-        src, dst = pair.split("=", 1)
-        out[src.strip()] = dst.strip()
-    return out
 
 
 def _save_upload(upload: UploadFile, folder: Path, limit_mb: int) -> tuple[Path, str]:
@@ -73,6 +62,10 @@ def create_import(
     source: Annotated[str | None, Form(description="one layer or file of the upload")] = None,
     replace: Annotated[bool, Form(description="import an identical file again")] = False,
     preview: Annotated[bool, Form(description="add up to 1,000 features' geometry for a preview map")] = False,
+    values: Annotated[list[str] | None, Form(description="FIELD:SRC=DST value answers")] = None,
+    profile: Annotated[str | None, Form(description="read with this saved import profile")] = None,
+    save_profile: Annotated[str | None, Form(description="save the confirmed reading as this profile")] = None,
+    use_profiles: Annotated[bool, Form(description="apply a profile matching the file's columns")] = True,
 ) -> JSONResponse:
     """Validate an upload for a layer and commit it as one batch (or only report, on a dry run)."""
     if datum not in (None, "", "gcj02"):
@@ -83,8 +76,12 @@ def create_import(
         crs=crs or None,
         encoding=encoding or None,
         datum=datum or None,
-        mapping=_pairs(mapping or [], "map"),
-        defaults=_pairs(defaults or [], "set"),
+        mapping=pairs(mapping or [], "map"),
+        defaults=pairs(defaults or [], "set"),
+        values=value_maps(values or []),
+        profile=profile or None,
+        save_profile=save_profile or None,
+        use_profiles=use_profiles,
         dry_run=dry_run,
         replace=replace,
         source=source or None,
@@ -95,8 +92,7 @@ def create_import(
     with tempfile.TemporaryDirectory(prefix="fupin-upload-") as tmp:
         path, name = _save_upload(file, Path(tmp), settings.ingest.max_upload_mb)
         report = run_import(principal.scoped(system, rls=False), catalog, path, options, display_name=name)
-    if report.batch:
-        record(system, principal, "import", {"batch": report.batch, "layer": spec.name, "file": name})
+    if report.batch:  # the import wrote its audit row in its own transaction
         warm_in_background(request.app)  # the import dropped the layer's overviews
     status = 422 if not report.ok else (201 if report.batch else 200)
     return JSONResponse(report.to_dict() | {"sha256": report.sha256}, status_code=status)
