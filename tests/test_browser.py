@@ -531,3 +531,64 @@ def test_markup_in_data_stays_text_in_chromium(server: str, engine: Engine, cata
                 sets = ", ".join(f"{f} = s.{f}" for f in fields)
                 conn.execute(text(f"UPDATE {name} t SET {sets} FROM _saved_{name} s WHERE s.id = t.id"))
                 conn.execute(text(f"DROP TABLE _saved_{name}"))
+
+
+@pytest.mark.browser
+def test_upload_page_asks_and_the_engineer_answers_in_chromium(
+    server: str, engine: Engine, catalog: Catalog, output_dir: Path, tmp_path: Path
+) -> None:
+    """A column the importer cannot place is asked about on the page; the engineer picks its field in
+    the mapping table, the dry run reruns, the commit saves a profile and the rows carry the column."""
+    import geopandas as gpd
+    from ingest_helpers import shapefile_parts, write_shapefile, zip_files
+    from shapely.geometry import Point
+
+    with engine.connect() as conn:
+        lon, lat = conn.execute(text("SELECT ST_X(seat), ST_Y(seat) FROM villages ORDER BY code LIMIT 1")).one()
+    wells = gpd.GeoDataFrame(
+        {
+            "SYBH": ["ASKP-1", "ASKP-2", "ASKP-3"],
+            "SYLX": ["机压井", "水窖", "机压井"],
+            "完好情况": ["正常", "损坏", "正常"],
+        },
+        geometry=[Point(lon + 0.001 * i, lat - 0.001) for i in range(3)],
+        crs="EPSG:4490",
+    )
+    shp = write_shapefile(wells, tmp_path / "水源点.shp", "gbk")
+    upload = zip_files(tmp_path / "wells-ask.zip", shapefile_parts(shp))
+    with chromium_page(1300, 1200) as (page, errors):
+        page.goto(server + "/upload")
+        page.select_option("#layer", "water_points")
+        page.set_input_files("#file", str(upload))
+        page.click("#check")
+        page.wait_for_selector("#status.bad")
+        row = page.locator("#reading tr[data-source='完好情况']")
+        assert "请指定" in row.inner_text() and "正常" in row.inner_text()
+        assert "mapping_needed" not in page.inner_text("#status")
+        assert page.locator("#reading tr[data-source='SYLX'] .d-certain").count() == 1
+        assert page.locator("#whole tr[data-field='status']").count() == 1  # the status default, said
+        page.screenshot(path=str(output_dir / "upload-asked.png"), full_page=True)
+        row.locator("select").select_option("working")
+        page.wait_for_selector("#status.good")
+        assert page.locator("#reading tr[data-source='完好情况'] .d-chosen").count() == 1
+        kinds = page.locator("#values table[data-field='kind']").inner_text()
+        assert "机压井" in kinds and "水窖" in kinds
+        page.check("#save-profile")
+        page.fill("#profile-name", "页面水源方案")
+        page.click("#commit")
+        page.wait_for_function("document.getElementById('status').textContent.includes('committed')")
+        batch = int(page.inner_text("#status").split("batch")[-1].strip())
+        page.screenshot(path=str(output_dir / "upload-answered.png"), full_page=True)
+    assert errors == []
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT code, working, status FROM water_points WHERE batch_id = :b ORDER BY code"), {"b": batch}
+        ).all()
+        profile = conn.execute(text("SELECT mapping FROM import_profiles WHERE name = '页面水源方案'")).scalar_one()
+    assert [tuple(r) for r in rows] == [
+        ("ASKP-1", True, "existing"),
+        ("ASKP-2", False, "existing"),
+        ("ASKP-3", True, "existing"),
+    ]
+    assert profile["完好情况"] == "working" and profile["SYBH"] == "code"
+    rollback(engine, catalog, batch)

@@ -48,7 +48,19 @@ def _template(settings: Settings, name: str, **values: object) -> HTMLResponse:
 @router.get("/upload", response_class=HTMLResponse)
 def upload_page(catalog: CatalogDep, settings: SettingsDep, principal: PrincipalDep) -> HTMLResponse:
     """The engineers' upload page: choose a layer, drop a file, read the dry-run report and preview, commit."""
-    return _template(settings, "upload.html", layers=catalog.ordered())
+    fields = {
+        spec.name: [
+            {
+                "name": f.name,
+                "label": f.label,
+                "type": f.type,
+                "values": [{"key": v.key, "label": v.label} for v in f.enum_values(catalog)],
+            }
+            for f in spec.fields
+        ]
+        for spec in catalog.ordered()
+    }
+    return _template(settings, "upload.html", layers=catalog.ordered(), fields=fields)
 
 
 @router.get("/batches", response_class=HTMLResponse)
