@@ -257,3 +257,48 @@ def _zip(shp: Path) -> bytes:
         for part in shp.parent.glob(shp.stem + ".*"):
             z.write(part, part.name)
     return buf.getvalue()
+
+
+def test_after_the_answer_rule_2_counts_the_broken_well_as_broken(
+    tmp_path: Path, import_engine: Engine, catalog: Catalog
+) -> None:
+    """The tester's finding: a well's operating-state column went to extra and a broken well counted
+    as safe water. Read (probably) as 'working', a broken well leaves rule 2 as it was; the same
+    well working covers the household beside it."""
+    from fupin_gis.coverage.rules import load_households, water_access
+    from fupin_gis.coverage.run import metric_srid
+    from fupin_gis.settings import CoverageSettings
+
+    settings = CoverageSettings()
+
+    def covered() -> dict[int, bool]:
+        with import_engine.connect() as conn:
+            srid = metric_srid(conn, settings)
+            hh = load_households(conn, srid)
+            mask, _ = water_access(conn, srid, hh, settings.water_distance_m, settings.pipe_distance_m)
+        return dict(zip(hh.id.tolist(), mask.tolist(), strict=True))
+
+    before = covered()
+    dry = [h for h, ok in before.items() if not ok]
+    assert dry, "the demo has households without safe water"
+    with import_engine.connect() as conn:
+        x, y = conn.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM households WHERE id = :i"), {"i": dry[0]}).one()
+
+    def well(state: str, name: str) -> Path:
+        frame = gpd.GeoDataFrame(
+            {"水源编号": [f"RULE2-{state}"], "水源类型": ["机压井"], "安全饮用": ["是"], "运行状态": [state]},
+            geometry=[shapely.Point(x + 0.0005, y)],
+            crs="EPSG:4490",
+        )
+        return write_shapefile(frame, tmp_path / name, "gbk")
+
+    broken = do_import(import_engine, catalog, well("损坏", "坏井.shp"), "water_points", use_profiles=False)
+    assert broken.ok, broken.to_text()
+    reading = next(r for r in broken.to_dict()["mapping"] if r["source"] == "运行状态")
+    assert reading["target"] == "working" and reading["decision"] == "probable"
+    assert covered() == before  # a broken well is no safe water
+    rollback(import_engine, catalog, broken.batch)
+    working = do_import(import_engine, catalog, well("正常", "好井.shp"), "water_points", use_profiles=False)
+    after = covered()
+    assert after[dry[0]] and all(after[h] for h, ok in before.items() if ok)
+    rollback(import_engine, catalog, working.batch)
