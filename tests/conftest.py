@@ -16,7 +16,7 @@ from fupin_gis.demo import DemoCounty, generate, load_demo
 from fupin_gis.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+TEST_DATA = ROOT / "tests" / "data"  # public files, each with its SOURCE.md (see the README there)
 OUTPUT = ROOT / "test-output"
 DEMO_SEED = 7
 
