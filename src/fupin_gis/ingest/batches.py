@@ -1,9 +1,8 @@
-"""Batches: promote a validated staging table, list batches, roll one back exactly."""
+"""Batches: the lock on one file, the write check, list batches, roll one back exactly."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -11,7 +10,6 @@ from sqlalchemy import Connection, Engine, text
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.db.security import predicate
 from fupin_gis.errors import BatchConflict, Forbidden, NotFound
-from fupin_gis.ingest.report import ImportReport
 from fupin_gis.tiles.cache import invalidate_batch
 
 
@@ -32,105 +30,6 @@ def identical(conn: Connection, layer: str, sha256: str) -> list[int]:
         {"l": layer, "h": sha256},
     )
     return [r[0] for r in rows]
-
-
-def open_batch(conn: Connection, spec: LayerSpec, report: ImportReport, username: str | None) -> int:
-    """Insert the batch row at the start of an import (the transaction undoes it on failure)."""
-    batch = conn.execute(
-        text("INSERT INTO batches (layer, source, sha256, username) VALUES (:l, :s, :h, :u) RETURNING id"),
-        {"l": spec.name, "s": report.file, "h": report.sha256, "u": username},
-    ).scalar_one()
-    report.batch = batch
-    return int(batch)
-
-
-def promote(
-    conn: Connection,
-    spec: LayerSpec,
-    report: ImportReport,
-    username: str | None,
-    seat_mode: bool,
-    batch: int | None,
-    direct: int,
-    supplied: list[str],
-) -> None:
-    """Finish the batch: upsert the staged rows (history kept), count, store the report.
-
-    ``direct`` rows were already copied into the layer; only staged rows remain to promote.
-    ``supplied`` are the fields the file carries (mapped or set): an upsert changes only those.
-    """
-    if batch is None:
-        batch = open_batch(conn, spec, report, username)
-    key = spec.key
-    if key is not None:
-        # Keep what the upsert will replace, and count the changes field by field.
-        conn.execute(
-            text(
-                f"INSERT INTO feature_history (batch_id, layer, feature_id, old) "
-                f"SELECT :b, :l, t.id, to_jsonb(t) FROM {spec.name} t JOIN _stage s ON s.{key} = t.{key}"
-            ),
-            {"b": batch, "l": spec.name},
-        )
-        compare = [spec.seat.name] if seat_mode and spec.seat else ["geom", *supplied]
-        counts = ", ".join(
-            f"count(*) FILTER (WHERE NOT ST_Equals(t.{c}, s.{c}) OR (t.{c} IS NULL) <> (s.{c} IS NULL))"
-            if c in ("geom", spec.seat.name if spec.seat else "")
-            else f"count(*) FILTER (WHERE t.{c} IS DISTINCT FROM s.{c})"
-            for c in compare
-        )
-        row = conn.execute(text(f"SELECT {counts} FROM {spec.name} t JOIN _stage s ON s.{key} = t.{key}")).one()
-        labels = (
-            {f.name: f.label for f in spec.fields}
-            | {"geom": "几何/geometry"}
-            | ({spec.seat.name: spec.seat.label} if spec.seat else {})
-        )
-        report.changes = {labels[c]: int(n) for c, n in zip(compare, row, strict=True) if n}
-    if seat_mode:
-        assert spec.seat is not None and key is not None
-        result = conn.execute(
-            text(
-                f"UPDATE {spec.name} t SET {spec.seat.name} = s.{spec.seat.name}, batch_id = :b, updated_at = now() "
-                f"FROM _stage s WHERE s.{key} = t.{key}"
-            ),
-            {"b": batch},
-        )
-        report.updated = result.rowcount
-    else:
-        cols = ["geom", *spec.field_names, "extra"]
-        names = ", ".join(cols)
-        select = f"SELECT {names}, :b FROM _stage ORDER BY _file, _feature"
-        if key is not None:
-            # Only what the file supplies is updated: a survey of codes and statuses keeps the names.
-            kept = ["geom", *supplied]
-            updates = (
-                ", ".join(f"{c} = EXCLUDED.{c}" for c in kept)
-                + f", extra = {spec.name}.extra || EXCLUDED.extra, batch_id = EXCLUDED.batch_id, updated_at = now()"
-            )
-            sql = f"INSERT INTO {spec.name} ({names}, batch_id) {select} ON CONFLICT ({key}) DO UPDATE SET {updates} RETURNING (xmax = 0) AS inserted"
-            flags = [r[0] for r in conn.execute(text(sql), {"b": batch})]
-            report.inserted = sum(flags) + direct
-            report.updated = len(flags) - sum(flags)
-        else:
-            result = conn.execute(text(f"INSERT INTO {spec.name} ({names}, batch_id) {select}"), {"b": batch})
-            report.inserted = result.rowcount + direct
-    report.features_written = report.inserted + report.updated
-    invalidate_batch(conn, spec, batch)
-    conn.execute(
-        text("UPDATE batches SET counts = CAST(:c AS jsonb), report = CAST(:r AS jsonb) WHERE id = :b"),
-        {
-            "b": batch,
-            "c": json.dumps(
-                {
-                    "read": report.features_read,
-                    "inserted": report.inserted,
-                    "updated": report.updated,
-                    "changes": report.changes,
-                },
-                ensure_ascii=False,
-            ),
-            "r": json.dumps(report.to_dict(), ensure_ascii=False, default=str),
-        },
-    )
 
 
 def _batch(conn: Connection, batch: int) -> Any:

@@ -9,19 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
-import queue
-import re
 import tempfile
-import threading
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import psycopg
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
@@ -34,24 +27,22 @@ from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.errors import ImportRefused, InvalidInput
 from fupin_gis.ingest import batches, profiles
 from fupin_gis.ingest.archive import ArchiveLimits, expand
-from fupin_gis.ingest.binary_copy import BinaryCopy
-from fupin_gis.ingest.crs import CrsDecision, gcj02_geometries, infer_crs, lands_inside, parse_crs
+from fupin_gis.ingest.chunks import TYPE_NAMES, ChunkContext, validate_chunk
+from fupin_gis.ingest.crs import CrsDecision, infer_crs, lands_inside, parse_crs
 from fupin_gis.ingest.encoding import looks_mojibake
 from fupin_gis.ingest.encoding import normalise as normalise_encoding
 from fupin_gis.ingest.fields import map_fields
-from fupin_gis.ingest.geometry import FAMILY, NAMES_ZH, normalise
+from fupin_gis.ingest.geometry import FAMILY, NAMES_ZH
+from fupin_gis.ingest.load import Stager, check_keys, defer_indexes, open_batch, promote
 from fupin_gis.ingest.problems import Problem
 from fupin_gis.ingest.reading import (
     FLAG_PREFIX,
     ValueTally,
-    apply_value_map,
-    flag_column,
     mapping_problems,
     whole_file_defaults,
 )
 from fupin_gis.ingest.report import ImportReport, SourceReport
-from fupin_gis.ingest.sources import COORDINATES, UNREADABLE, Source, open_sources
-from fupin_gis.ingest.values import Issue, convert
+from fupin_gis.ingest.sources import Source, open_sources
 from fupin_gis.settings import IngestSettings
 
 
@@ -142,127 +133,6 @@ def decide_crs(src: Source, option: str | None, area: shapely.Geometry | None) -
     return infer_crs(src.bounds, area)
 
 
-def _defer_indexes(conn: Connection, spec: LayerSpec) -> list[str]:
-    """Drop the non-unique indexes of an empty layer for a large load; return their DDL.
-
-    Inside the import's transaction: a rollback restores them. The unique key index stays (it
-    catches keys repeated within the file). Readers of the layer wait until the commit.
-    """
-    if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {spec.name})")).scalar_one():
-        return []
-    rows = conn.execute(
-        text(
-            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
-            "JOIN pg_index x ON x.indexrelid = format('%I.%I', i.schemaname, i.indexname)::regclass "
-            "WHERE i.schemaname = current_schema() AND i.tablename = :t AND NOT x.indisunique AND NOT x.indisprimary"
-        ),
-        {"t": spec.name},
-    ).all()
-    for name, _ in rows:
-        conn.execute(text(f'DROP INDEX "{name}"'))
-    return [ddl for _, ddl in rows]
-
-
-class _Writer:
-    """Validated rows into the database, inside the import's transaction.
-
-    Rows go straight into the layer by COPY (one savepoint a chunk) when they add new features;
-    rows whose key the layer already has, or that clash within the file, go to a temporary
-    staging table and are upserted (with history) at the end. A dry run stages everything.
-    """
-
-    def __init__(self, conn: Connection, spec: LayerSpec, columns: list[str], batch: int | None) -> None:
-        self.conn, self.spec, self.columns, self.batch = conn, spec, columns, batch
-        self.direct = 0
-        # Key look-ups are needed only when the layer already holds keyed features.
-        self.has_keys = (
-            spec.key is not None
-            and conn.execute(
-                text(f"SELECT EXISTS (SELECT 1 FROM {spec.name} WHERE {spec.key} IS NOT NULL)")
-            ).scalar_one()
-        )
-        conn.execute(text(f"CREATE TEMP TABLE _stage (LIKE {spec.name} INCLUDING DEFAULTS) ON COMMIT DROP"))
-        conn.execute(
-            text(
-                "ALTER TABLE _stage ADD COLUMN _feature bigint, ADD COLUMN _file text, ALTER COLUMN geom DROP NOT NULL"
-            )
-        )
-        for f in spec.fields:
-            if f.required:
-                conn.execute(text(f"ALTER TABLE _stage ALTER COLUMN {f.name} DROP NOT NULL"))
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        self.raw = raw
-        self.layer_columns = [c for c in columns if not c.startswith("_")]
-        self._copiers: dict[tuple[str, ...], BinaryCopy] = {}
-
-    def _copy(self, table: str, columns: list[str], frame: pd.DataFrame, **constants: object) -> None:
-        key = (table, *columns)
-        if key not in self._copiers:
-            self._copiers[key] = BinaryCopy(self.raw, table, columns)
-        self._copiers[key].write(frame, constants)
-
-    def start(self) -> None:
-        """Write in a thread of its own, so PostgreSQL ingests one chunk while the next is validated."""
-        self._queue: queue.Queue[pd.DataFrame | None] = queue.Queue(maxsize=1)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._drain, name="fupin-import-writer", daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        while (frame := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._write(frame)
-                except BaseException as exc:  # re-raised in the importing thread by finish()
-                    self._error = exc
-
-    def write(self, frame: pd.DataFrame) -> None:
-        """Queue validated rows (the writer thread takes them in order)."""
-        if self._error is not None:
-            raise self._error
-        self._queue.put(frame)
-
-    def finish(self) -> None:
-        """Wait for every queued chunk; raise what the writer thread met."""
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-    def _write(self, frame: pd.DataFrame) -> None:
-        if frame.empty:
-            return
-        if self.batch is None:
-            self._copy("_stage", self.columns, frame)
-            return
-        key = self.spec.key
-        staged = np.zeros(len(frame), dtype=bool)
-        if key is not None:
-            keys = frame[key]
-            present = keys.notna().to_numpy()
-            staged |= (keys.duplicated(keep=False) & keys.notna()).to_numpy()
-            if present.any() and self.has_keys:
-                found = self.conn.execute(
-                    text(f"SELECT {key} FROM {self.spec.name} WHERE {key} = ANY(:k)"),
-                    {"k": keys[present].astype(str).tolist()},
-                ).scalars()
-                staged |= keys.isin(set(found)).to_numpy()
-        direct = frame[~staged] if staged.any() else frame
-        if len(direct):
-            savepoint = self.conn.begin_nested()
-            try:
-                self._copy(self.spec.name, [*self.layer_columns, "batch_id"], direct, batch_id=self.batch)
-                savepoint.commit()
-                self.direct += len(direct)
-            except psycopg.errors.UniqueViolation:  # raised by the driver: COPY runs on its connection
-                # A key repeated from an earlier chunk of the same file: stage, report at the end.
-                savepoint.rollback()
-                staged[:] = True
-        if staged.any():
-            self._copy("_stage", self.columns, frame[staged])
-
-
 def run_import(
     engine: Engine,
     catalog: Catalog,
@@ -331,11 +201,11 @@ def run_import(
                 for old in report.replaced_batches:
                     batches.rollback_in(conn, catalog, old)
                 if not seat_mode:
-                    batch = batches.open_batch(conn, spec, report, options.username)
+                    batch = open_batch(conn, spec, report, options.username)
             deferred = []
             if batch is not None and sum(s.count or 0 for s, _ in sources) >= options.defer_index_min:
-                deferred = _defer_indexes(conn, spec)
-            stager = _Writer(conn, spec, columns, batch)
+                deferred = defer_indexes(conn, spec)
+            stager = Stager(conn, spec, columns, batch)
             stager.start()
             try:
                 with Progress(console=progress, transient=True, disable=progress is None) as bar:
@@ -350,7 +220,7 @@ def run_import(
             finally:
                 stager.finish()
             if report.ok:
-                _check_keys(conn, spec, report, seat_mode, batch)
+                check_keys(conn, spec, report, seat_mode, batch)
             if not report.ok or options.dry_run:
                 trans.rollback()
                 report.batch = None  # the batch opened at the start was rolled back with the rest
@@ -359,7 +229,7 @@ def run_import(
                 conn.execute(text(ddl))
             filled = {v.partition("=")[0] for src in report.sources for v in src.mapping.values()}
             supplied = [f for f in spec.field_names if f in filled]
-            batches.promote(conn, spec, report, options.username, seat_mode, batch, stager.direct, supplied)
+            promote(conn, spec, report, options.username, seat_mode, batch, stager.direct, supplied)
             batches.check_write(conn, spec, report.batch, options.scope)
             if options.save_profile:
                 saved = profiles.save_profile(
@@ -438,7 +308,7 @@ def _validate_source(
     catalog: Catalog,
     options: ImportOptions,
     area: shapely.Geometry | None,
-    stager: _Writer,
+    stager: Stager,
     report: ImportReport,
     bar: Progress,
 ) -> None:
@@ -547,146 +417,32 @@ def _validate_source(
     left_out: Counter[int] = Counter()
     summaries: list[int] = []
     tally = ValueTally()
+    ctx = ChunkContext(
+        src,
+        spec,
+        catalog,
+        options,
+        fm,
+        defaults,
+        tally,
+        area,
+        transformer,
+        identity,
+        target,
+        seat_mode,
+        unwritable,
+        left_out,
+        summaries,
+        report,
+        stager,
+    )
     for table, geoms in itertools.chain([first] if first is not None else [], chunks):
         ids = np.arange(offset, offset + len(table))  # the features' numbers in the file
         report.features_read += len(table)
         offset += len(table)
         sreport.features = offset
         bar.update(task, advance=len(table))
-        if src.mixed:
-            table, geoms, ids = _take_family(table, geoms, ids, FAMILY[target], left_out)
-        if COORDINATES in table:  # a spreadsheet's 合计/小计 row: no point, not a feature
-            keep = ~_summary_rows(table)
-            summaries.extend(int(i) for i in ids[~keep])
-            table, geoms, ids = table[keep].reset_index(drop=True), geoms[keep], ids[keep]
-        n = len(table)
-        if "folder" in src.notes:
-            table["folder"] = src.layer
-        for name, pairs in fm.flags.items():
-            table[FLAG_PREFIX + name] = flag_column(table, pairs)
-        for col, dst in fm.mapping.items():
-            if col in table and dst in options.values:
-                table[col] = apply_value_map(table[col], options.values[dst])
-            if dst in defaults:
-                default = defaults[dst]
-                table[col] = (
-                    table[col].where(table[col].notna() & (table[col].astype(str).str.strip() != ""), default)
-                    if col in table
-                    else default
-                )
-        rows: dict[str, object] = {
-            "_feature": ids,
-            "_file": np.full(n, src.label, dtype=object),
-        }
-        bad = np.zeros(n, dtype=bool)
-        for col, dst in fm.mapping.items():
-            fieldspec = spec.field(dst)
-            values, issues = convert(table[col], fieldspec, catalog)
-            if fieldspec.type == "enum":
-                tally.add(fieldspec, catalog, table[col], values)
-            rows[dst] = values.array
-            for i in np.flatnonzero(issues.notna().to_numpy()):
-                issue: Issue = issues.iloc[i]
-                bad[i] |= issue.severity == "error"
-                problems.add(
-                    Problem(
-                        issue.code,
-                        issue.zh,
-                        issue.en,
-                        issue.severity,
-                        src.label,
-                        int(ids[i]),
-                        col,
-                        _show(table[col].iloc[i]),
-                    )
-                )
-        for f in spec.fields:
-            if f.required and f.name in rows and not seat_mode:
-                for i in np.flatnonzero(pd.isna(rows[f.name]) & ~bad):  # type: ignore[call-overload]
-                    bad[i] = True
-                    problems.add(
-                        Problem(
-                            "required_missing",
-                            f"必填字段 {f.label} 为空",
-                            f"required field {f.name} is empty",
-                            "error",
-                            src.label,
-                            int(ids[i]),
-                            f.name,
-                        )
-                    )
-        if unwritable:
-            bad[:] = True
-        unreadable = table.pop(UNREADABLE).to_numpy() if UNREADABLE in table else None
-        cells = table.pop(COORDINATES).to_numpy() if COORDINATES in table else np.full(n, None)
-        shaped, geo_issues, dropped = normalise(geoms, target, unreadable)
-        report.z_dropped += dropped
-        for row in map(int, np.flatnonzero(pd.notna(cells))):
-            bad[row] = True
-            x, y = src.columns_xy or ("x", "y")
-            blank = cells[row].replace("/", "").strip() == ""
-            problems.add(
-                Problem(
-                    "coordinates_missing" if blank else "coordinates_unreadable",
-                    f"没有坐标（{x}、{y} 为空）" if blank else f"坐标无法读取：{x} / {y} 为 “{cells[row]}”",
-                    f"no coordinates ({x} and {y} are empty)"
-                    if blank
-                    else f"cannot read the coordinates: {x} / {y} is '{cells[row]}'",
-                    "error",
-                    src.label,
-                    int(ids[row]),
-                    f"{x}/{y}",
-                    None if blank else cells[row],
-                )
-            )
-        for k, geo_issue in ((k, g) for k, g in geo_issues if pd.isna(cells[k])):
-            if geo_issue.severity == "error":
-                bad[k] = True
-            problems.add(
-                Problem(
-                    geo_issue.code, geo_issue.zh, geo_issue.en, geo_issue.severity, src.label, int(ids[k]), "geometry"
-                )
-            )
-        ok = ~shapely.is_missing(shaped)
-        moved = np.full(n, None, dtype=object)
-        if identity:
-            moved[ok] = shaped[ok]
-        else:
-            moved[ok] = shapely.transform(
-                shaped[ok], lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1]))
-            )
-        if options.datum == "gcj02":
-            moved[ok] = gcj02_geometries(moved[ok])
-        if area is not None and ok.any() and spec.group != "admin":
-            shapely.prepare(area)
-            outside = np.zeros(n, dtype=bool)
-            outside[ok] = ~shapely.intersects(area, moved[ok])
-            for i in np.flatnonzero(outside):
-                problems.add(
-                    Problem(
-                        "outside_deployment",
-                        "要素不在本县任何县域内",
-                        "feature lies outside every county of the deployment",
-                        "warning",
-                        src.label,
-                        int(ids[i]),
-                        "geometry",
-                    )
-                )
-        room = options.preview - len(report.preview)
-        if room > 0:
-            keep = np.flatnonzero(ok)[:room]
-            shapes = shapely.to_geojson(shapely.set_precision(moved[keep], 1e-6))
-            report.preview.extend(
-                {"feature": int(ids[i]), "file": src.label, "geometry": json.loads(g)}
-                for i, g in zip(keep, shapes, strict=True)
-            )
-        # WKB without an SRID: the column's (the catalog's) is taken on the way in.
-        rows[spec.seat.name if seat_mode and spec.seat else "geom"] = shapely.to_wkb(moved)
-        unknown = [c for c in fm.unknown if c in table]
-        rows["extra"] = _extra_json(table[unknown]) if unknown else "{}"
-        frame = pd.DataFrame({col: rows.get(col, np.full(n, None, dtype=object)) for col in stager.columns}, copy=False)
-        stager.write(frame[~bad] if bad.any() else frame)
+        validate_chunk(ctx, table, geoms, ids)
     sreport.values = tally.to_dict(spec, catalog)
     if summaries:
         problems.add(
@@ -713,145 +469,3 @@ def _validate_source(
                 field="geometry",
             )
         )
-
-
-SUMMARY_WORDS = {"合计", "小计", "总计", "共计", "累计"}  # compared with spaces removed: 合  计
-
-
-def _summary_rows(table: pd.DataFrame) -> np.ndarray:
-    """Rows without coordinates whose cells say 合计/小计/总计 (a sheet's totals)."""
-    cells = table[COORDINATES].to_numpy()
-    candidates = np.flatnonzero(pd.notna(cells))
-    out = np.zeros(len(table), dtype=bool)
-    for i in candidates:
-        if str(cells[i]).replace("/", "").strip():
-            continue  # something was written as coordinates: report it instead
-        words = {str(v).replace(" ", "").replace("\u3000", "") for v in table.iloc[i].to_numpy() if isinstance(v, str)}
-        out[i] = bool(words & SUMMARY_WORDS)
-    return out
-
-
-# Shapely's type ids: what a drawing's other features are called in the report.
-TYPE_NAMES = {
-    -1: ("无几何", "no geometry"),
-    0: ("点", "points"),
-    1: ("线", "lines"),
-    2: ("线", "lines"),
-    3: ("面", "polygons"),
-    4: ("多点", "multipoints"),
-    5: ("多线", "multilines"),
-    6: ("多面", "multipolygons"),
-    7: ("几何集合", "collections"),
-}
-FAMILY_TYPES = {"Point": (0, 4), "LineString": (1, 2, 5), "Polygon": (3, 6)}
-
-
-def _take_family(
-    table: pd.DataFrame, geoms: np.ndarray, ids: np.ndarray, family: str, left_out: Counter[int]
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The features of a mixed source (a CAD drawing, a phone app's KML) in ``family``; the others
-    counted by type. A collection (a KML MultiGeometry: a track with its marker points) keeps its
-    parts of the family and counts the rest."""
-    geoms = geoms.copy()
-    types = shapely.get_type_id(geoms)
-    for i in np.flatnonzero(types == 7):
-        leaves = list(_leaves(geoms[i]))
-        parts = [g for g in leaves if shapely.get_type_id(g) in FAMILY_TYPES[family]]
-        if not parts or family == "Point" and len(parts) > 1:
-            continue  # left out whole, counted as a collection
-        left_out.update(int(shapely.get_type_id(g)) for g in leaves if g not in parts)
-        geoms[i] = (
-            parts[0]
-            if family == "Point"
-            else shapely.multilinestrings(parts)
-            if family == "LineString"
-            else shapely.multipolygons(parts)
-        )
-        types[i] = shapely.get_type_id(geoms[i])
-    keep = np.isin(types, FAMILY_TYPES[family])
-    left_out.update(types[~keep].tolist())
-    return table[keep].reset_index(drop=True), geoms[keep], ids[keep]
-
-
-def _leaves(geom: shapely.Geometry) -> Iterator[shapely.Geometry]:
-    """The single parts of a geometry, collections and multi-parts opened all the way down."""
-    if hasattr(geom, "geoms"):
-        for g in geom.geoms:
-            yield from _leaves(g)
-    else:
-        yield geom
-
-
-def _show(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    return str(value)[:200]
-
-
-def _extra_json(frame: pd.DataFrame) -> list[str]:
-    """Unknown columns of each row as a JSON object (nulls left out)."""
-    clean = frame.astype(object).where(frame.notna(), None)
-    text = clean.to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
-    if "\\u0000" in text:  # jsonb cannot hold a NUL character: dropped, as from text fields
-        text = re.sub(r"(?<!\\)\\u0000", "", text)
-    lines = text.splitlines()
-    return lines if len(lines) == len(frame) else ["{}"] * len(frame)
-
-
-def _check_keys(conn: Connection, spec: LayerSpec, report: ImportReport, seat_mode: bool, batch: int | None) -> None:
-    if spec.key is None:
-        return
-    label = spec.field(spec.key).label
-
-    def duplicate(k: object, file: str, feature: int, others: list[int] | None = None) -> None:
-        where = f"（要素 {others[:10]}）" if others else ""
-        where_en = f" (features {others[:10]})" if others else ""
-        report.problems.add(
-            Problem(
-                "duplicate_key",
-                f"{label} “{k}” 在文件中重复{where}",
-                f"{spec.key} '{k}' appears more than once in the file{where_en}",
-                "error",
-                file,
-                feature,
-                spec.key,
-                str(k),
-            )
-        )
-
-    if batch is not None:
-        # Staged rows whose key this import already wrote straight into the layer.
-        clash = conn.execute(
-            text(
-                f"SELECT s.{spec.key}, s._feature, s._file FROM _stage s JOIN {spec.name} t ON t.{spec.key} = s.{spec.key} AND t.batch_id = :b LIMIT 1000"
-            ),
-            {"b": batch},
-        ).all()
-        for k, feat, file in clash:
-            duplicate(k, file, int(feat))
-    dups = conn.execute(
-        text(
-            f"SELECT {spec.key} AS k, array_agg(_feature ORDER BY _feature) AS f, min(_file) AS file FROM _stage WHERE {spec.key} IS NOT NULL GROUP BY {spec.key} HAVING count(*) > 1 LIMIT 1000"
-        )
-    ).all()
-    for k, feats, file in dups:
-        duplicate(k, file, int(feats[1]), list(feats))
-    if seat_mode:
-        missing = conn.execute(
-            text(
-                f"SELECT s._feature, s._file, s.{spec.key} FROM _stage s LEFT JOIN {spec.name} t ON t.{spec.key} = s.{spec.key} WHERE t.id IS NULL LIMIT 1000"
-            )
-        ).all()
-        for feat, file, k in missing:
-            report.problems.add(
-                Problem(
-                    "seat_unit_unknown",
-                    f"{spec.label}中没有代码 “{k}”，驻地点无法对应",
-                    f"no {spec.name} with code '{k}' to attach this seat point to",
-                    "error",
-                    file,
-                    int(feat),
-                    spec.key,
-                    k,
-                )
-            )
