@@ -9,12 +9,14 @@ Latin-1 text shows as high bytes standing alone among ASCII letters.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fupin_gis.errors import ImportRefused
+from fupin_gis.ingest.decoding import field_name_refused
+from fupin_gis.ingest.shapefile import dbf_field_names, dbf_text_samples, decode_cut, sidecar
 
 # LDID byte -> code page (the ones seen on Chinese and Western survey files)
 LDID_CODEPAGES = {0x4D: "gb18030", 0x7A: "gb18030", 0x78: "big5", 0x03: "cp1252", 0x57: None, 0x00: None, 0x01: "cp437"}
@@ -64,39 +66,6 @@ def normalise(name: str) -> str:
     return resolved
 
 
-def dbf_text_samples(dbf: Path, max_records: int = 5000) -> tuple[int | None, list[bytes]]:
-    """The LDID byte and the raw bytes of text values (non-empty) of the first records."""
-    with dbf.open("rb") as fh:
-        head = fh.read(32)
-        if len(head) < 32:
-            return None, []
-        nrec, hlen, rlen = struct.unpack("<IHH", head[4:12])
-        ldid = head[29]
-        fields = []
-        offset = 1
-        while True:
-            desc = fh.read(32)
-            if len(desc) < 32 or desc[0] == 0x0D:
-                break
-            ftype, flen = chr(desc[11]), desc[16]
-            if ftype == "C":
-                fields.append((offset, flen))
-            offset += flen
-        fh.seek(hlen)
-        samples = []
-        for _ in range(min(nrec, max_records)):
-            rec = fh.read(rlen)
-            if len(rec) < rlen:
-                break
-            if rec[:1] == b"*":
-                continue
-            for off, flen in fields:
-                value = rec[off : off + flen].rstrip(b" \x00")
-                if value:
-                    samples.append(value)
-    return ldid, samples
-
-
 def _char_score(ch: str) -> float:
     """How plausible a character is in survey text: common CJK and ASCII high, symbols low."""
     o = ord(ch)
@@ -115,24 +84,11 @@ def _char_score(ch: str) -> float:
     return 0.0  # kana, Greek, Cyrillic, box drawing, private use, replacement…
 
 
-def _decode(raw: bytes, enc: str) -> tuple[str | None, bool]:
-    """Strict decode; a value cut inside its last character (field width) still counts, flagged."""
-    try:
-        return raw.decode(enc), False
-    except UnicodeDecodeError as exc:
-        if exc.end >= len(raw) and exc.start >= len(raw) - 3:
-            try:
-                return raw[: exc.start].decode(enc), True
-            except UnicodeDecodeError:
-                return None, False
-        return None, False
-
-
 def _score(samples: list[bytes], enc: str) -> tuple[float, int, list[str]]:
     ok, chars, total, cut = 0, 0, 0.0, 0
     texts = []
     for raw in samples:
-        text, truncated = _decode(raw, enc)
+        text, truncated = decode_cut(raw, enc)
         if text is None:
             continue
         ok += 1
@@ -158,15 +114,22 @@ def _latin_score(samples: list[bytes]) -> float:
     return isolated / high if high else 0.0
 
 
-def detect_encoding(samples: list[bytes], ldid: int | None = None) -> EncodingDecision:
-    """Choose the encoding of ``samples`` (raw text values)."""
+def detect_encoding(
+    samples: list[bytes], ldid: int | None = None, names: list[bytes] | None = None
+) -> EncodingDecision:
+    """Choose the encoding of ``samples`` (raw text values) and ``names`` (raw field names).
+
+    The names count as much as the values: a table of codes and numbers has all-ASCII values,
+    and then its names alone say the encoding. The preview shows values first.
+    """
     hint = LDID_CODEPAGES.get(ldid) if ldid is not None else None
-    non_ascii = [s for s in samples if any(b >= 0x80 for b in s)]
+    non_ascii = [s for s in samples if any(b >= 0x80 for b in s)][:2000]
+    non_ascii += [n for n in names or [] if any(b >= 0x80 for b in n)]
     if not non_ascii:
         return EncodingDecision(
             hint or "utf-8", "detected", 1.0, ldid, [s.decode("ascii", "replace") for s in samples[:8]]
         )
-    pool = non_ascii[:2000]
+    pool = non_ascii
     utf8, cut, texts = _score(pool, "utf-8")
     if utf8 > 0.9:
         return EncodingDecision("utf-8", "detected", min(0.99, utf8), ldid, texts[:8], cut)
@@ -219,91 +182,47 @@ def looks_mojibake(values: list[str], encoding: str) -> list[str]:
     return bad
 
 
-def decide_for_shapefile(shp: Path, option: str | None) -> EncodingDecision:
-    """The encoding of a Shapefile: the option, else its .cpg, else detected from the .dbf."""
+def decide_for_shapefile(shp: Path, option: str | None, display: str | None = None) -> EncodingDecision:
+    """The encoding of a Shapefile: the option, else its .cpg, else detected from the .dbf's
+    field names and values; a field name that the encoding cannot decode is refused by name.
+    ``display``: the file as the user knows it (an archive's member path), for messages."""
+    label = display or shp.name
     dbf = sidecar(shp, ".dbf")
     ldid, samples = dbf_text_samples(dbf) if dbf else (None, [])
-    texts = samples + (dbf_field_names(dbf) if dbf else [])
+    names = dbf_field_names(dbf) if dbf else []
+    texts = samples + names
     if option:
         name = normalise(option)
         if not _fits(texts, name):
-            found = detect_encoding(samples, ldid).name
+            found = detect_encoding(samples, ldid, names).name
             raise ImportRefused(
-                f"{shp.name}：文字不是 {name} 编码（像是 {found}）；请改用 --encoding {found}",
-                f"{shp.name}: the text is not {name} (it looks like {found}); use --encoding {found}",
-                file=shp.name,
+                f"{label}：文字不是 {name} 编码（像是 {found}）；请改用 --encoding {found}",
+                f"{label}: the text is not {name} (it looks like {found}); use --encoding {found}",
+                file=label,
                 field="encoding",
                 value=option,
             )
         return EncodingDecision(name, "option", 1.0, ldid, [s.decode(name, "replace") for s in samples[:8]])
     cpg = sidecar(shp, ".cpg")
-    if cpg is not None:
-        declared = cpg.read_text("ascii", "replace").strip()
-        try:
+    declared = cpg.read_text("ascii", "replace").strip() if cpg is not None else ""
+    name = ""
+    if declared:
+        with contextlib.suppress(LookupError):  # a .cpg naming no codec: detect
             name = normalise(declared)
-        except LookupError:
-            name = ""
         if name and _fits(texts, name):
             return EncodingDecision(name, "cpg", 1.0, ldid, [s.decode(name, "replace") for s in samples[:8]])
-        if name:  # a .cpg that the bytes contradict (tools write "UTF-8" over GBK text): detect
-            decision = detect_encoding(samples, ldid)
-            decision.cpg_said = declared
-            return decision
-    return detect_encoding(samples, ldid)
+    decision = detect_encoding(samples, ldid, names)
+    if name:  # a .cpg that the bytes contradict (tools write "UTF-8" over GBK text)
+        decision.cpg_said = declared
+    for position, raw in enumerate(names, 1):
+        if decode_cut(raw, decision.name)[0] is None:
+            raise field_name_refused(label, raw, position, decision.name)
+    return decision
 
 
 def _fits(texts: list[bytes], name: str) -> bool:
     """Whether every text decodes with ``name`` (a value or field name cut in its last character counts)."""
-    return all(_decode(t, name)[0] is not None for t in texts)
-
-
-def dbf_field_names(dbf: Path) -> list[bytes]:
-    """The raw field names of a .dbf header."""
-    names = []
-    with dbf.open("rb") as fh:
-        fh.seek(32)
-        while len(desc := fh.read(32)) == 32 and desc[0] != 0x0D:
-            names.append(desc[:11].split(b"\x00", 1)[0])
-    return names
-
-
-def sidecar(shp: Path, suffix: str) -> Path | None:
-    """The file beside ``shp`` with its stem and ``suffix`` (any case), if any."""
-    for cand in shp.parent.iterdir():
-        if cand.stem == shp.stem and cand.suffix.lower() == suffix:
-            return cand
-    return None
-
-
-def repair_field_names(dbf: Path, encoding: str) -> list[str]:
-    """Drop the half character left where the 10-byte limit cut a field name; returns notes.
-
-    Chinese names in UTF-8 take 3 bytes a character, so 受益户数 (12 bytes) is cut to 10 bytes
-    that do not decode. The header of ``dbf`` (a working copy) is rewritten in place.
-    """
-    notes = []
-    with dbf.open("r+b") as fh:
-        fh.seek(32)
-        pos = 32
-        while True:
-            desc = bytearray(fh.read(32))
-            if len(desc) < 32 or desc[0] == 0x0D:
-                break
-            raw = bytes(desc[:11]).split(b"\x00", 1)[0]
-            # A name cut inside a UTF-8 character is UTF-8 whatever the data's encoding is said to be.
-            for enc in dict.fromkeys(("utf-8", encoding)):
-                text, cut = _decode(raw, enc)
-                if text is not None and cut:
-                    break
-            if text is not None and cut:
-                good = text.encode(enc)
-                desc[:11] = good.ljust(11, b"\x00")
-                fh.seek(pos)
-                fh.write(desc)
-                notes.append(f"字段名被截断，已修复为 “{text}” / field name cut by the 10-byte limit, read as '{text}'")
-            pos += 32
-            fh.seek(pos)
-    return notes
+    return all(decode_cut(t, name)[0] is not None for t in texts)
 
 
 # MapInfo's charset names for the encodings the detector returns (and back).

@@ -20,15 +20,10 @@ import shapely
 
 from fupin_gis.errors import UnsupportedFormat
 from fupin_gis.ingest.crs import CHINA_LONLAT
-from fupin_gis.ingest.encoding import (
-    EncodingDecision,
-    decide_for_mapinfo,
-    decide_for_shapefile,
-    normalise,
-    repair_field_names,
-    sidecar,
-)
+from fupin_gis.ingest.decoding import check_utf8, furthest, names_refused, table_refused, undecodable_problem
+from fupin_gis.ingest.encoding import EncodingDecision, decide_for_mapinfo, decide_for_shapefile, normalise
 from fupin_gis.ingest.problems import Problem
+from fupin_gis.ingest.shapefile import repair_field_names, restore_shx, sidecar, undecodable_values
 
 # Chinese <Data name="…"> in KML from phone map apps stays as it is (LIBKML would make it "______").
 pyogrio.set_gdal_config_options({"LIBKML_LAUNDER_FIELD_NAMES": "NO"})
@@ -78,13 +73,22 @@ class Source:
             yield from self._ogr_chunks(size, kwargs)
 
     def _ogr_chunks(self, size: int, kwargs: dict) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+        try:
+            yield from self._arrow_chunks(size, kwargs)
+        except UnicodeDecodeError as exc:  # a field name GDAL hands over undecoded
+            raise names_refused(self.label, self.path, exc) from None
+
+    def _arrow_chunks(self, size: int, kwargs: dict) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         with pyogrio.open_arrow(self.path, layer=self.layer, batch_size=size, use_pyarrow=True, **kwargs) as (
             meta,
             reader,
         ):
             geom_col = meta["geometry_name"] or "wkb_geometry"
+            start = 0
             for batch in reader:
+                check_utf8(self.label, self.path, batch, start)
                 table = batch.to_pandas()
+                start += len(table)
                 wkb = table.pop(geom_col).to_numpy() if geom_col in table else np.full(len(table), None)
                 geoms = shapely.from_wkb(wkb, on_invalid="ignore")
                 # WKB that GEOS cannot build (a ring of 2 points, TIN, MultiPatch) is reported as such.
@@ -129,13 +133,16 @@ def _open_ogr(path: Path, display: str, encoding: str | None, pick: str | None) 
         names = [n for n in names if n not in ("route_points", "track_points")]
     out = []
     for name in names:
-        enc = decide_for_shapefile(path, encoding) if suffix == ".shp" else None
+        enc = decide_for_shapefile(path, encoding, display) if suffix == ".shp" else None
         kwargs = {"encoding": enc.name} if enc else {}
         if suffix in (".tab", ".mif"):
             enc = decide_for_mapinfo(path, encoding)  # the header made to declare it: GDAL decodes
         dbf = sidecar(path, ".dbf") if suffix == ".shp" else None
         repaired = repair_field_names(dbf, enc.name) if dbf and enc else []
-        info = pyogrio.read_info(path, layer=name, force_feature_count=True, force_total_bounds=True, **kwargs)
+        try:
+            info = pyogrio.read_info(path, layer=name, force_feature_count=True, force_total_bounds=True, **kwargs)
+        except UnicodeDecodeError as exc:  # a field name GDAL hands over undecoded (a GBK GeoJSON)
+            raise names_refused(display, path, exc) from None
         prj = sidecar(path, ".prj") if suffix == ".shp" else None
         label = display if len(names) == 1 else f"{display}:{name}"
         src = Source(
@@ -152,6 +159,11 @@ def _open_ogr(path: Path, display: str, encoding: str | None, pick: str | None) 
             encoding=enc,
         )
         src.notes.extend(repaired + restored)
+        text_table = dbf if dbf else sidecar(path, ".dat") if suffix == ".tab" else None
+        if text_table is not None and enc is not None:  # GDAL drops undecodable bytes in silence
+            src.cautions.extend(
+                undecodable_problem(display, u, enc.name) for u in undecodable_values(text_table, enc.name)
+            )
         if enc is not None and enc.cpg_said:
             src.cautions.append(
                 Problem(
@@ -279,11 +291,11 @@ def _read_table(
             raise UnsupportedFormat(
                 f"{path.name}：无法读取表格（{exc}）", f"{path.name}: cannot read the table ({exc})", file=path.name
             ) from exc
-    raise UnsupportedFormat(
-        f"{path.name}：无法识别文本编码，请用 --encoding 指定",
-        f"{path.name}: unknown text encoding; give --encoding",
-        file=path.name,
-    )
+    # Say where it fails: the row and column (named from the header line) in the likeliest encoding.
+    data = path.read_bytes()
+    enc = furthest(data, candidates)
+    layout = _text_layout(data[: 1 << 16].decode(enc, "replace"))
+    raise table_refused(path.name, data, enc, layout.header, layout.sep, bool(encoding))
 
 
 def _find_column(columns: list[str], names: list[str]) -> str | None:
@@ -394,30 +406,6 @@ def _table_chunks(src: Source, size: int) -> Iterator[tuple[pd.DataFrame, np.nda
         cells = _cell_text(part[x]) + " / " + _cell_text(part[y])
         table[COORDINATES] = cells.where(missing, None)
         yield table, geoms
-
-
-def restore_shx(shp: Path) -> list[str]:
-    """Write the .shx index of a Shapefile that came without one (in the working copy); notes.
-
-    The index is the .shp's 100-byte header followed by each record's offset and length, all in
-    16-bit words, big-endian — rebuilt by walking the records.
-    """
-    if sidecar(shp, ".shx") is not None:
-        return []
-    data = shp.read_bytes()
-    if len(data) < 100:
-        return []
-    entries = []
-    pos = 100
-    while pos + 8 <= len(data):
-        words = int.from_bytes(data[pos + 4 : pos + 8], "big")
-        entries.append((pos // 2, words))
-        pos += 8 + 2 * words
-    header = bytearray(data[:100])
-    header[24:28] = ((100 + 8 * len(entries)) // 2).to_bytes(4, "big")
-    body = b"".join(offset.to_bytes(4, "big") + words.to_bytes(4, "big") for offset, words in entries)
-    shp.with_suffix(".shx").write_bytes(bytes(header) + body)
-    return ["缺少 .shx 索引，已据 .shp 重建 / the .shx index was missing: rebuilt from the .shp"]
 
 
 def _inside(box: tuple[float, ...], frame: tuple[float, float, float, float]) -> bool:
