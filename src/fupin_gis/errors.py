@@ -5,6 +5,7 @@ One table (``STATUS_CODES``) maps them to HTTP status codes at the API boundary.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -21,8 +22,20 @@ class FupinError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON body of this error."""
+        body: dict[str, Any] = {"code": self.code, "message": self.zh, "message_en": self.en}
         # the details never replace the code or the messages (a detail named ``code`` once did)
-        return {**self.details, "code": self.code, "message": self.zh, "message_en": self.en}
+        return body | {k: _json_safe(v) for k, v in self.details.items() if k not in body}
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with infinite and NaN numbers as text: JSON has none (a width of 1e400 is read as inf)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 class CatalogError(FupinError):

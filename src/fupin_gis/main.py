@@ -5,20 +5,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from fupin_gis import __version__
 from fupin_gis.api.background import warm_in_background
+from fupin_gis.api.deps import plain_text, row_security_ready
+from fupin_gis.api.failures import add_failure_handlers
 from fupin_gis.api.headers import SecurityHeaders
+from fupin_gis.api.openapi import openapi_with_vocabularies
 from fupin_gis.api.routes import auth, coverage, health, imports, layers, pages, profiles, reports, tiles, villages
 from fupin_gis.catalog import load_catalog
-from fupin_gis.db.cluster import SCOPED_ROLE
 from fupin_gis.db.engine import make_engine
 from fupin_gis.errors import FupinError, TooManyAttempts, Unauthorized, status_code
 from fupin_gis.scratch import sweep as sweep_scratch
@@ -35,38 +37,32 @@ def forget_tiles(engine: Engine) -> None:
         pass  # no database yet: /api/health says so; the cache is empty anyway
 
 
-def row_security_ready(engine: Engine) -> bool:
-    """True when the role that scoped reads run as exists and the app may switch to it."""
-    try:
-        with engine.connect() as conn:
-            return bool(
-                conn.execute(
-                    text("SELECT pg_has_role(current_user, :r, 'MEMBER') FROM pg_roles WHERE rolname = :r"),
-                    {"r": SCOPED_ROLE},
-                ).scalar()
-            )
-    except SQLAlchemyError:
-        return False
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; its lifespan opens the engine and loads the catalog."""
+    """Build the app from the catalog (its names are the OpenAPI document's vocabularies); its lifespan
+    opens the engine."""
     settings = settings or Settings()
+    catalog = load_catalog(settings.catalog_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.catalog = load_catalog(settings.catalog_dir)
+        app.state.catalog = catalog
         app.state.engine = make_engine(settings)
         app.state.page_cache = {}
         forget_tiles(app.state.engine)
         sweep_scratch()  # upload and import folders a killed server left behind
-        app.state.rls_ready = row_security_ready(app.state.engine)
+        try:
+            app.state.rls_ready = row_security_ready(app.state.engine)
+        except SQLAlchemyError:
+            app.state.rls_ready = False  # the database is away: asked again on the first scoped request
         app.state.warmer = warm_in_background(app)
         yield
         app.state.engine.dispose()
 
-    app = FastAPI(title="fupin-gis", version=__version__, lifespan=lifespan)
+    # every route refuses NUL and other control characters in its parameters (one check, before any query)
+    app = FastAPI(title="fupin-gis", version=__version__, lifespan=lifespan, dependencies=[Depends(plain_text)])
+    app.openapi = openapi_with_vocabularies(app, catalog)  # type: ignore[method-assign]
+    add_failure_handlers(app, settings.web_dir / "templates")
 
     @app.exception_handler(FupinError)
     async def fupin_error(request: Request, exc: FupinError) -> Response:

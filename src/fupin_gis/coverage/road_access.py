@@ -85,13 +85,14 @@ def _attach(net: Network, seats: list[Seat], access_m: float) -> tuple[Network, 
         road.append(net.road_id[e])
         geom.append(_substring(line, prev_d, float(net.length[e])))
     keep = [i for i in range(len(u)) if i not in drop]
+    # typed arrays even when the network is empty (no roads): an empty list would index as float
     out = Network(
-        np.array(node_xy),
-        np.array(u)[keep],
-        np.array(v)[keep],
+        np.array(node_xy, dtype=float).reshape(-1, 2),
+        np.array(u, dtype=np.int64)[keep],
+        np.array(v, dtype=np.int64)[keep],
         np.array(length, dtype=float)[keep],
         np.array(usable, dtype=bool)[keep],
-        np.array(road)[keep],
+        np.array(road, dtype=np.int64)[keep],
         np.array(geom, dtype=object)[keep],
         net.fixes,
     )
@@ -318,6 +319,9 @@ def road_access(
     that needs a longer detour falls back to the whole network, and a gap is the least within
     those surroundings.
     """
+    if len(net.u) == 0:  # an empty roads layer: nothing can connect, and every village says why
+        why = "道路图层为空 / the roads layer is empty"
+        return [_unreachable(v.code, (None, None), why) for v in villages]
     c = contracted or contract(net, villages, townships, access_m)
     net, v_node, t_node, leg, t_leg, comp, use_graph, gap_graph, best = (
         c.net,

@@ -66,7 +66,7 @@ def village_facts(engine: Engine, catalog: Catalog, code: str) -> dict[str, Any]
             {"c": code},
         ).one_or_none()
         if row is None:
-            raise NotFound(f"没有村 {code}", f"No village {code}", code=code)
+            raise NotFound(f"没有村 {code}", f"No village {code}", village=code)
         run = conn.execute(
             text(
                 "SELECT r.id, r.created_at, r.rules, c.result FROM coverage_runs r JOIN coverage_villages c "

@@ -132,6 +132,8 @@ def villages_lacking(
                 value=r,
             )
     run = get_run(engine, run_id, area=area)
+    if area and not run["villages"]:  # a well-formed code with nothing in it: say so, as the summary does
+        raise NotFound(f"运行 {run_id} 中没有 {area} 的村", f"No village of {area} in run {run_id}", area=area)
     names = _unit_names(engine)
     lists = _checklists(catalog, run)
     labels = {i.key: i.label for i in lists.village} if lists else {}
@@ -427,6 +429,8 @@ def plan_vs_actual(engine: Engine, run_id: int, area: str | None) -> Report:
 def households(engine: Engine, catalog: Catalog, run_id: int, area: str | None) -> Report:
     """(d) Households missing something: water, a road within reach, or a household check (personal data)."""
     run = get_run(engine, run_id, area=area)
+    if area and not run["villages"]:  # a well-formed code with nothing in it: say so, as the summary does
+        raise NotFound(f"运行 {run_id} 中没有 {area} 的村", f"No village of {area} in run {run_id}", area=area)
     names = _unit_names(engine)
     lists = _checklists(catalog, run)
     labels = {i.key: i.label for i in lists.household} if lists else {}

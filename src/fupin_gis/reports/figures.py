@@ -44,6 +44,14 @@ def _png(fig: Any) -> str:
     return f'<img alt="map" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
+def _nothing(message: str = "无数据 / no data") -> str:
+    """A small figure saying there is nothing to draw (an area or scope without villages)."""
+    fig, ax = plt.subplots(figsize=(8, 1.2))
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=10, color="#616161")
+    ax.set_axis_off()
+    return _svg(fig)
+
+
 def access_map(engine: Engine, run: dict[str, Any], area: str | None) -> str:
     """Villages coloured by road access in the run, township borders, and the roads to harden."""
     _style()
@@ -114,6 +122,8 @@ def lacking_chart(run: dict[str, Any], names: dict[str, str], facility_keys: set
         town = counts.setdefault(v["code"][:9], dict.fromkeys(RULES, 0))
         for r, bad in lacks.items():
             town[r] += bad
+    if not counts:
+        return _nothing()
     frame = pd.DataFrame(counts).T.sort_index()
     frame.index = [names.get(c, c) for c in frame.index]
     frame.columns = [RULES[c][0] for c in frame.columns]
@@ -130,6 +140,8 @@ def summary_chart(units: list[dict[str, Any]]) -> str:
     (``units``: the summary's rows keyed by column)."""
     _style()
     towns = [u for u in units if len(u["code"]) == 9]
+    if not towns:
+        return _nothing()
     frame = pd.DataFrame(
         {
             "通硬化路村 road": [u["conn_pct"] or 0 for u in towns],
@@ -151,6 +163,8 @@ def plan_chart(plan: dict[str, Any]) -> str:
     """Share done of each plan item that the registry measures."""
     _style()
     items = [i for i in plan["items"] if i["share"] is not None]
+    if not items:
+        return _nothing()
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.35 * len(items) + 1)))
     labels = [i["label"] for i in items][::-1]
     shares = [min(i["share"], 2.0) * 100 for i in items][::-1]

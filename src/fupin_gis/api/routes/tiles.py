@@ -39,8 +39,11 @@ def tile(
     touches in its own transaction, so a browser never keeps a stale tile.
     """
     check_tile(z, x, y, grid)
+    names = [n for n in (layers or "").split(",") if n]
+    for name in names:  # checked wherever given (only ``all`` reads them), so a wrong name never passes silently
+        if name not in catalog.layers:
+            raise LayerNotFound(name)
     if layer == "all":  # several catalog layers in one tile: one request instead of one per layer
-        names = [n for n in (layers or "").split(",") if n]
         if not names or len(names) > len(catalog.layers):
             raise InvalidInput(
                 "layers 参数应列出图层名（逗号分隔）",
@@ -48,9 +51,6 @@ def tile(
                 field="layers",
                 value=layers,
             )
-        for name in names:
-            if name not in catalog.layers:
-                raise LayerNotFound(name)
         parts = get_tiles(engine, catalog, names, z, x, y, None, principal.tile_key, principal.unrestricted, grid)
         data, etag = combine(parts)
     else:
