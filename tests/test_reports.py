@@ -128,7 +128,7 @@ def test_summary_adds_up(import_engine: Engine, catalog: Catalog, run: dict, tmp
     # XLSX read back: one sheet per section and one about the run, frozen header, number formats
     path = write(report, "xlsx", tmp_path / "s.xlsx", TEMPLATES)
     book = load_workbook(path)
-    assert book.sheetnames == ["说明", "乡镇与全县", "村七有", "户七有"]
+    assert book.sheetnames == ["说明", "乡镇与全县", "村七有", "户七有", "数据完整性"]
     sheet = book["乡镇与全县"]
     assert sheet.freeze_panes == "A2"
     assert [c.value for c in sheet[1]][:4] == ["代码", "名称", "级别", "行政村"]

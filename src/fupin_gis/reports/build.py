@@ -13,6 +13,7 @@ from fupin_gis.coverage.checklists import Checklists, load_checklists
 from fupin_gis.coverage.snapshots import diff_runs, get_run
 from fupin_gis.errors import InvalidInput, NotFound
 from fupin_gis.reports import figures
+from fupin_gis.reports.completeness import completeness_section
 from fupin_gis.reports.model import Column, Report, Section
 
 REPORTS = {
@@ -342,6 +343,7 @@ def summary(engine: Engine, catalog: Catalog, run_id: int, area: str | None) -> 
                 ],
                 hh_rows,
             ),
+            completeness_section(engine, catalog, run, area),
         ],
     )
     units_read = report.sections[0].records()

@@ -1,16 +1,18 @@
-"""``/api/layers``: the catalog with feature counts; one feature, read and edited."""
+"""``/api/layers``: the catalog with feature counts; the completeness of the fields the rules read;
+one feature, read and edited."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from fupin_gis.api.background import warm_in_background
-from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep, SystemEngineDep, require
+from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep, SettingsDep, SystemEngineDep, require
 from fupin_gis.auth.accounts import WRITERS, Principal, record
 from fupin_gis.catalog import Catalog, LayerSpec
+from fupin_gis.coverage.completeness import completeness
 from fupin_gis.db.setup import layer_counts
 from fupin_gis.ingest.edit import edit_feature, feature_row
 
@@ -37,6 +39,18 @@ def list_layers(catalog: CatalogDep, engine: EngineDep) -> list[dict]:
     """Every layer of the catalog, in map order, with its feature count."""
     counts = layer_counts(engine, catalog)
     return [layer_summary(spec, catalog, counts[spec.name]) for spec in catalog.ordered()]
+
+
+@router.get("/completeness")  # before /{layer}, which would take it for a layer's name
+def layers_completeness(
+    catalog: CatalogDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    township: Annotated[str | None, Query(description="6-digit county or 9-digit township code")] = None,
+) -> list[dict]:
+    """Per coverage rule, the fields it reads and the share of the caller's features where each is empty."""
+    with engine.connect() as conn:
+        return completeness(conn, catalog, settings.coverage, township or None)
 
 
 @router.get("/{layer}")

@@ -13,6 +13,7 @@ from starlette.background import BackgroundTask
 
 from fupin_gis.api.deps import CatalogDep, EngineDep, PrincipalDep, SettingsDep, SystemEngineDep
 from fupin_gis.auth.accounts import RUNNERS, record
+from fupin_gis.coverage.completeness import completeness
 from fupin_gis.coverage.snapshots import data_changed_since
 from fupin_gis.errors import Forbidden
 from fupin_gis.reports.build import PERSONAL, REPORTS, RULES, WITH_GEOMETRY, build_report
@@ -49,14 +50,18 @@ ReportDep = Annotated[Report, Depends(requested_report)]
 
 
 @router.get("/reports", response_class=HTMLResponse)
-def reports_page(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep) -> HTMLResponse:
-    """The reports page: pick a run, an area and a rule, then download in any format."""
+def reports_page(
+    engine: EngineDep, settings: SettingsDep, principal: PrincipalDep, catalog: CatalogDep
+) -> HTMLResponse:
+    """The reports page: pick a run, an area and a rule, then download in any format; below, how
+    complete the fields are that the rules read (the caller's features)."""
     with engine.connect() as conn:
         runs = conn.execute(
             text("SELECT id, created_at, data_version FROM coverage_runs ORDER BY id DESC LIMIT 50")
         ).all()
         towns = conn.execute(text("SELECT code, name FROM townships ORDER BY code")).all()
         changed = data_changed_since(conn, runs[0].id) if runs else 0
+        complete = completeness(conn, catalog, settings.coverage)
     page = render_template(
         settings.web_dir / "templates",
         "reports.html",
@@ -69,6 +74,7 @@ def reports_page(engine: EngineDep, settings: SettingsDep, principal: PrincipalD
         towns=towns,
         changed=changed,
         can_run=principal.role in RUNNERS,
+        completeness=complete,
     )
     return HTMLResponse(page)
 
