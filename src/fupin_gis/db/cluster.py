@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -56,7 +57,11 @@ def _free_port() -> int:
 
 
 def _port_in_use(port: int) -> bool:
+    """True when something listens on ``port``. The sockets a stopped server left in TIME-WAIT do not
+    count: PostgreSQL binds with SO_REUSEADDR and takes the port back, so this check binds the same way
+    (without it every restart moved the cluster to a new port, and a running app never reconnected)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -120,10 +125,16 @@ class LocalCluster:
         return self.password_file.read_text().strip()
 
     def _port(self) -> int | None:
+        """The port recorded beside the data (``port``), else the one the server last started with."""
         try:
             return int(self.port_file.read_text().strip())
         except (OSError, ValueError):
+            pass
+        try:  # postmaster.opts: the command line of the last start, "... -p 5433 ..."
+            found = re.search(r'"-p" "(\d+)"|-p (\d+)', (self.data_dir / "postmaster.opts").read_text())
+        except OSError:
             return None
+        return int(found.group(1) or found.group(2)) if found else None
 
     def url(self, database: str | None = None, *, superuser: bool = False) -> str:
         """The SQLAlchemy URL of the cluster's database (or of ``database``)."""
@@ -242,10 +253,11 @@ class LocalCluster:
         return self.url()
 
     def _start(self) -> None:
+        # the same port as before whenever it is free, so running apps reconnect by themselves
         port = self._port()
         if port is None or _port_in_use(port):
             port = _free_port()
-            self.port_file.write_text(str(port))
+        self.port_file.write_text(str(port))
         sockdir = str(self.data_dir)
         if len(sockdir) > SOCKET_PATH_MAX:
             sockdir = ""
