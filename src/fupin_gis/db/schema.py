@@ -127,7 +127,10 @@ def batches_table(metadata: MetaData) -> Table:
         Column("status", Text, nullable=False, server_default=text("'committed'")),
         Column("report", JSONB),
         Column("rolled_back_at", DateTime(timezone=True)),
+        Column("kind", Text, comment="api-edit: an OGC API transaction; NULL: imports, page edits, demo loads"),
+        Column("request_id", Text, comment="the HTTP request that made an api-edit batch"),
         CheckConstraint("status IN ('committed', 'rolled_back')", name="status"),
+        Index("ix_batches_api_edits", "layer", "username", "created_at", postgresql_where=text("kind = 'api-edit'")),
         comment="导入批次",
     )
 
