@@ -163,3 +163,14 @@ class BatchConflict(ImportRefused):
 
 STATUS_CODES[DatabaseDiskFull] = 507  # Insufficient Storage: retrying will not help until space is freed
 STATUS_CODES.update({ImportRefused: 400, UploadTooLarge: 413, UnsupportedFormat: 415, BatchConflict: 409})
+
+
+class RuleRefused(InvalidInput):
+    """A fund rule (``plans/fund-rules.toml``) refuses a ledger action: names the rule, its check,
+    the configured value and the figures. 409 Conflict: the request is well formed, but the
+    project's state (its progress, notices, acceptance, payments) does not allow it yet."""
+
+    code = "rule_refused"
+
+
+STATUS_CODES[RuleRefused] = 409

@@ -117,6 +117,21 @@ class CoverageSettings(BaseModel):
     )
 
 
+class LedgerSettings(BaseModel):
+    """The project ledger (projects and funds)."""
+
+    rules_file: Path = Field(
+        default_factory=lambda: data_dir("plans") / "fund-rules.toml", description="The seven fund rules."
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The address the public reaches the app at: a notice sheet's QR code points to its page there.",
+    )
+    rerun_coverage: bool = Field(
+        default=True, description="An acceptance reruns the coverage rules and records what the project changed."
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of fupin-gis; read from the environment (``FUPIN_DB__URL`` …) and ``.env``."""
 
@@ -128,6 +143,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     ingest: IngestSettings = IngestSettings()
     coverage: CoverageSettings = CoverageSettings()
+    ledger: LedgerSettings = LedgerSettings()
     catalog_dir: Path = Field(default_factory=lambda: data_dir("layers"))
     web_dir: Path = Field(default_factory=lambda: data_dir("web"))
 

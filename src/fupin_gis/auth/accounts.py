@@ -1,7 +1,9 @@
 """Users, API tokens, sessions and the audit log.
 
 Roles: ``viewer`` reads; ``planner`` reads, sees personal data and runs coverage; ``engineer``
-reads and imports or rolls back inside the scope; ``admin`` may do everything. A scope is a list
+reads and imports or rolls back inside the scope; ``finance`` approves payments and ``auditor``
+reads the project ledger and records audit findings (the ledger's separation of duties); ``admin``
+may do everything. A scope is a list
 of county (6-digit) or township (9-digit) codes, or ``*``. Passwords are hashed with Argon2id and
 their checks throttled (``throttle``); tokens and session ids are stored as SHA-256 digests only.
 """
@@ -26,7 +28,7 @@ from fupin_gis.db.security import PERSONAL_ROLES
 from fupin_gis.errors import InvalidInput, NotFound, TooManyAttempts
 from fupin_gis.settings import AuthSettings
 
-ROLES = ("viewer", "planner", "engineer", "admin")
+ROLES = ("viewer", "planner", "engineer", "admin", "finance", "auditor")
 WRITERS = ("engineer", "admin")
 RUNNERS = ("planner", "admin")
 _hasher = PasswordHasher()

@@ -9,7 +9,7 @@ import typer
 from fupin_gis.cli.common import open_engine
 
 users_app = typer.Typer(
-    help="账号 / accounts: roles viewer, planner, engineer, admin; scoped to counties or townships.",
+    help="账号 / accounts: roles viewer, planner, engineer, admin, finance, auditor; scoped to counties or townships.",
     no_args_is_help=True,
 )
 
@@ -17,7 +17,7 @@ users_app = typer.Typer(
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Argument()],
-    role: Annotated[str, typer.Option(help="viewer | planner | engineer | admin")],
+    role: Annotated[str, typer.Option(help="viewer | planner | engineer | admin | finance | auditor")],
     scope: Annotated[str, typer.Option(help="* or comma-separated county (6-digit) / township (9-digit) codes")],
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
 ) -> None:

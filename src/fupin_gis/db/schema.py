@@ -264,7 +264,7 @@ def account_tables(metadata: MetaData) -> None:
         Column("scope", Text, nullable=False, comment="county/township codes, comma-separated, or *"),
         Column("disabled", Boolean, nullable=False, server_default=false()),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-        CheckConstraint("role IN ('viewer', 'planner', 'engineer', 'admin')", name="role"),
+        CheckConstraint("role IN ('viewer', 'planner', 'engineer', 'admin', 'finance', 'auditor')", name="role"),
         comment="账号",
     )
     Table(

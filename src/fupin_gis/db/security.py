@@ -60,6 +60,9 @@ def apply_row_security(conn: Connection, catalog: Catalog) -> bool:
         conn.execute(text(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"))
         conn.execute(text(f"DROP POLICY IF EXISTS fupin_scope ON {table}"))
         conn.execute(text(f"CREATE POLICY fupin_scope ON {table} FOR SELECT USING ({cond})"))
+    from fupin_gis.ledger.security import apply_ledger_security
+
+    apply_ledger_security(conn)  # the project ledger's tables, by the project's township and villages
     role = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": SCOPED_ROLE}).first()
     if role is None:
         # On a server of its own (DATABASE_URL) the app's user creates the role if it may (CREATEROLE).

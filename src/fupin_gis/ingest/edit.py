@@ -113,49 +113,68 @@ def edit_feature(
     if not values and wkb is None:
         raise InvalidInput("没有要修改的内容", "nothing to change: give properties or a geometry", field="properties")
     with engine.begin() as conn:
-        old = feature_row(conn, spec, feature, lock=True)
+        return edit_in(conn, catalog, spec, feature, values, wkb, username, scope)
+
+
+def edit_in(
+    conn: Connection,
+    catalog: Catalog,
+    spec: LayerSpec,
+    feature: int,
+    values: dict[str, Any],
+    wkb: bytes | None = None,
+    username: str | None = None,
+    scope: str = "*",
+    batch: int | None = None,
+) -> dict[str, Any]:
+    """Inside an open transaction: store parsed ``values`` (and geometry) of a feature as a batch of its
+    own, or as part of ``batch`` whose counts the caller writes (the project ledger's hand-over writes
+    the asset fields of a project's features as one batch, in its own transaction)."""
+    old = feature_row(conn, spec, feature, lock=True)
+    shared = batch is not None
+    if batch is None:
         batch = conn.execute(
             text("INSERT INTO batches (layer, source, username) VALUES (:l, :s, :u) RETURNING id"),
             {"l": spec.name, "s": f"edit: {spec.name} {feature}", "u": username},
         ).scalar_one()
-        conn.execute(
-            text(
-                "INSERT INTO feature_history (batch_id, layer, feature_id, old) "
-                f"SELECT :b, :l, t.id, to_jsonb(t) FROM {spec.name} t WHERE t.id = :id"
-            ),
-            {"b": batch, "l": spec.name, "id": feature},
-        )
-        sets = [f"{name} = :v_{name}" for name in values]
-        params: dict[str, Any] = {f"v_{name}": value for name, value in values.items()}
-        if wkb is not None:
-            sets.append(f"geom = ST_GeomFromWKB(:wkb, {catalog.srid})")
-            params["wkb"] = wkb
-        moved = False
-        if wkb is not None:
-            moved = not conn.execute(
-                text(f"SELECT ST_Equals(geom, ST_GeomFromWKB(:wkb, {catalog.srid})) FROM {spec.name} WHERE id = :id"),
-                {"wkb": wkb, "id": feature},
-            ).scalar_one()
-        conn.execute(
-            text(f"UPDATE {spec.name} SET {', '.join(sets)}, batch_id = :b, updated_at = now() WHERE id = :id"),
-            {**params, "b": batch, "id": feature},
-        )
-        check_write(conn, spec, batch, scope)
-        new = feature_row(conn, spec, feature)
-        changes = {
-            name: {"old": old.get(name), "new": new.get(name)} for name in values if old.get(name) != new.get(name)
-        }
-        if moved:
-            changes["geom"] = {"old": old["geom"], "new": new["geom"]}
-        labels = {f.name: f.label for f in spec.fields} | {"geom": "几何/geometry"}
-        counts = {"read": 1, "inserted": 0, "updated": 1, "changes": {labels[c]: 1 for c in changes}}
-        conn.execute(
-            text("UPDATE batches SET counts = CAST(:c AS jsonb), report = CAST(:r AS jsonb) WHERE id = :b"),
-            {
-                "b": batch,
-                "c": json.dumps(counts, ensure_ascii=False),
-                "r": json.dumps({"edit": {"feature": feature, "changes": changes}}, ensure_ascii=False, default=str),
-            },
-        )
-        invalidate_batch(conn, spec, batch)
+    conn.execute(
+        text(
+            "INSERT INTO feature_history (batch_id, layer, feature_id, old) "
+            f"SELECT :b, :l, t.id, to_jsonb(t) FROM {spec.name} t WHERE t.id = :id"
+        ),
+        {"b": batch, "l": spec.name, "id": feature},
+    )
+    sets = [f"{name} = :v_{name}" for name in values]
+    params: dict[str, Any] = {f"v_{name}": value for name, value in values.items()}
+    if wkb is not None:
+        sets.append(f"geom = ST_GeomFromWKB(:wkb, {catalog.srid})")
+        params["wkb"] = wkb
+    moved = False
+    if wkb is not None:
+        moved = not conn.execute(
+            text(f"SELECT ST_Equals(geom, ST_GeomFromWKB(:wkb, {catalog.srid})) FROM {spec.name} WHERE id = :id"),
+            {"wkb": wkb, "id": feature},
+        ).scalar_one()
+    conn.execute(
+        text(f"UPDATE {spec.name} SET {', '.join(sets)}, batch_id = :b, updated_at = now() WHERE id = :id"),
+        {**params, "b": batch, "id": feature},
+    )
+    check_write(conn, spec, batch, scope)
+    new = feature_row(conn, spec, feature)
+    changes = {name: {"old": old.get(name), "new": new.get(name)} for name in values if old.get(name) != new.get(name)}
+    if moved:
+        changes["geom"] = {"old": old["geom"], "new": new["geom"]}
+    if shared:
+        return {"batch": int(batch), "layer": spec.name, "feature": feature, "changes": changes}
+    labels = {f.name: f.label for f in spec.fields} | {"geom": "几何/geometry"}
+    counts = {"read": 1, "inserted": 0, "updated": 1, "changes": {labels[c]: 1 for c in changes}}
+    conn.execute(
+        text("UPDATE batches SET counts = CAST(:c AS jsonb), report = CAST(:r AS jsonb) WHERE id = :b"),
+        {
+            "b": batch,
+            "c": json.dumps(counts, ensure_ascii=False),
+            "r": json.dumps({"edit": {"feature": feature, "changes": changes}}, ensure_ascii=False, default=str),
+        },
+    )
+    invalidate_batch(conn, spec, batch)
     return {"batch": int(batch), "layer": spec.name, "feature": feature, "changes": changes}

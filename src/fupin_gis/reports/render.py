@@ -47,8 +47,9 @@ def check_format(fmt: str) -> str:
 
 
 def filename(report: Report, fmt: str) -> str:
-    """A download name: report, run, format."""
-    return f"{report.name}-run{report.run['run_id']}{FORMATS[fmt][1]}"
+    """A download name: report, run (or the tag a report not made from a run gives), format."""
+    tag = report.run.get("tag") or f"run{report.run['run_id']}"
+    return f"{report.name}-{tag}{FORMATS[fmt][1]}"
 
 
 def csv_lines(report: Report) -> Iterator[str]:
@@ -147,9 +148,14 @@ def chromium_binary() -> str:
 
 def write_pdf(report: Report, path: Path, templates: Path) -> None:
     """A4 PDF: the print version of the HTML, printed by headless Chromium (Noto CJK fonts)."""
+    print_pdf(html(report, templates, for_print=True), path)
+
+
+def print_pdf(document: str, path: Path) -> None:
+    """Print a self-contained HTML document to a PDF at ``path`` with headless Chromium."""
     with tempfile.TemporaryDirectory(prefix="fupin-report-") as tmp:
         page = Path(tmp) / "report.html"
-        page.write_text(html(report, templates, for_print=True), "utf-8")
+        page.write_text(document, "utf-8")
         out = Path(tmp) / "report.pdf"
         cmd = [
             chromium_binary(),

@@ -1,0 +1,61 @@
+"""The ledger's SQL plumbing: the one quoting helper for identifiers, the transaction an action runs
+in (the actor's scope and name set, the project locked), and JSON for ``jsonb`` values."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from psycopg import sql
+from sqlalchemy import Connection, Engine, text
+
+from fupin_gis.auth.accounts import Principal
+from fupin_gis.catalog import Catalog
+
+
+def ident(*names: str) -> str:
+    """A (qualified) SQL identifier, quoted: the only way a name reaches the ledger's SQL text."""
+    return sql.Identifier(*names).as_string(None)
+
+
+def layer_table(catalog: Catalog, layer: str) -> str:
+    """The quoted table of a catalog layer (KeyError-free: the layer is checked by the caller)."""
+    return ident(catalog.layer(layer).name)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, set | tuple):
+        return list(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def dumps(value: Any) -> str:
+    """JSON text of ``value`` (Decimal as text, so money keeps every fen; dates ISO)."""
+    return json.dumps(value, ensure_ascii=False, default=_default, sort_keys=True)
+
+
+def lock_project(conn: Connection, code: str) -> None:
+    """Serialise the actions on one project until the transaction ends (a transaction advisory lock)."""
+    digest = hashlib.sha256(f"fupin-ledger:{code}".encode()).digest()
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest[:8], "big", signed=True)})
+
+
+@contextmanager
+def acting(engine: Engine, who: Principal, project: str | None = None) -> Iterator[Connection]:
+    """A transaction for ``who``: its scope and role (``Principal.scoped``, writes as the owner),
+    its name in ``fupin.user`` (the database's separation-of-duties trigger reads it), and the
+    project, if any, locked. A refusal raised inside leaves nothing written."""
+    with who.scoped(engine, rls=False).begin() as conn:
+        conn.execute(text("SELECT set_config('fupin.user', :u, true)"), {"u": who.username})
+        if project is not None:
+            lock_project(conn, project)
+        yield conn
