@@ -51,7 +51,9 @@ def totals(
     else:
         lines_within(led, checks, p, p.lines_total, total)
     if rule.subprojects_within_parent:
-        children = sum((Decimal(c["total_yuan"]) for c in p.children if c["status"] != "cancelled"), Decimal(0))
+        children = sum(
+            (Decimal(c["total_yuan"]) for c in p.children if c["status"] not in ("draft", "cancelled")), Decimal(0)
+        )
         checks.require(
             children <= total + tol,
             "subprojects_within_parent",
@@ -66,7 +68,7 @@ def totals(
             row = conn.execute(
                 text(
                     "SELECT p.total_yuan, coalesce((SELECT sum(c.total_yuan) FROM ledger_projects_now c WHERE c.parent_code = p.code "
-                    "AND c.code <> :me AND c.status <> 'cancelled'), 0) AS siblings FROM ledger_projects_now p WHERE p.code = :p"
+                    "AND c.code <> :me AND c.status NOT IN ('draft', 'cancelled')), 0) AS siblings FROM ledger_projects_now p WHERE p.code = :p"
                 ),
                 {"p": parent, "me": p.code},
             ).one()
