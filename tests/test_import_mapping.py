@@ -302,3 +302,41 @@ def test_after_the_answer_rule_2_counts_the_broken_well_as_broken(
     after = covered()
     assert after[dry[0]] and all(after[h] for h, ok in before.items() if ok)
     rollback(import_engine, catalog, working.batch)
+
+
+def test_personal_data_never_reaches_extra(tmp_path: Path, import_engine: Engine, catalog: Catalog) -> None:
+    """Households: columns of names, ID and phone numbers — named so, or only valued so — are dropped
+    with a warning; neither the rows' extra nor the stored report carries a single value of them."""
+    with import_engine.connect() as conn:
+        code, x, y = conn.execute(text("SELECT code, ST_X(seat), ST_Y(seat) FROM villages ORDER BY code LIMIT 1")).one()
+    ids = ["51192119800101123X", "511921198502024567"]
+    frame = gpd.GeoDataFrame(
+        {
+            "户编号": ["PD-1", "PD-2"],
+            "村代码": [code, code],
+            "是否贫困户": ["是", "否"],
+            "家庭人口": [4, 3],
+            "户主姓名": ["王大山", "李小河"],
+            "证件": ids,  # a name the catalog does not list: recognised by its values
+            "备用": ["13812345678", "0827-5212345"],
+            "住房结构": ["砖混", "土木"],
+        },
+        geometry=[shapely.Point(x + 0.0002, y), shapely.Point(x + 0.0004, y)],
+        crs="EPSG:4490",
+    )
+    path = write_shapefile(frame, tmp_path / "农户.shp", "gbk")
+    report = do_import(import_engine, catalog, path, "households")
+    assert report.ok, report.to_text()
+    [dropped] = [p for p in report.problems.items if p.code == "personal_data_dropped"]
+    assert set(dropped.field.split(", ")) == {"户主姓名", "证件", "备用"}
+    with import_engine.connect() as conn:
+        extras = (
+            conn.execute(text("SELECT extra FROM households WHERE batch_id = :b ORDER BY code"), {"b": report.batch})
+            .scalars()
+            .all()
+        )
+        stored = conn.execute(text("SELECT report::text FROM batches WHERE id = :b"), {"b": report.batch}).scalar_one()
+    assert [e for e in extras] == [{"住房结构": "砖混"}, {"住房结构": "土木"}]
+    for secret in [*ids, "王大山", "13812345678", "0827-5212345"]:
+        assert secret not in stored and secret not in json.dumps(report.to_dict(), ensure_ascii=False)
+    rollback(import_engine, catalog, report.batch)

@@ -117,6 +117,9 @@ class LayerSpec(_Strict):
     seat: SeatSpec | None = None
     key: str | None = None
     restricted: bool = False
+    # restricted layers: source columns that hold personal data (names, ID and phone numbers); an
+    # import drops them with a warning, never keeps them in extra (values are also recognised)
+    personal_columns: tuple[str, ...] = ()
     order: int = 100
     description: str = ""
     include: tuple[str, ...] = ()

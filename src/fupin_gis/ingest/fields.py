@@ -9,6 +9,7 @@ yes/no column as one value of an enum field) or ``--map SRC=-`` (keep it in ``ex
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -29,6 +30,9 @@ from fupin_gis.ingest.values import norm
 
 DROP = "-"
 SAMPLE_VALUES = 5
+# Values that are personal data whatever the column is called: a resident ID number (18 digits, the
+# last may be X; the old 15), a mobile or a landline number.
+PERSONAL_VALUES = re.compile(r"^(\d{17}[\dXx]|\d{15}|1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 
 
 @dataclass
@@ -40,6 +44,7 @@ class FieldMapping:
     notes: list[str] = field(default_factory=list)
     flags: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     readings: list[Reading] = field(default_factory=list)
+    personal: list[str] = field(default_factory=list)  # dropped: personal data on a restricted layer
 
     @property
     def asked(self) -> list[Reading]:
@@ -156,7 +161,11 @@ def map_fields(
         elif r.decisive or (top is not None and spec.field(top.target).decisive and top.score >= 0.4):
             r.decision = "asked"
     for r in fm.readings:
-        if r.target is None:
+        if spec.restricted and r.target is None and _personal(spec, r.source, sample):
+            r.decision, r.samples = "personal", []  # not even a sample goes into the report
+            r.evidence = ["个人信息，不导入 / personal data: not imported"]
+            fm.personal.append(r.source)
+        elif r.target is None:
             fm.unknown.append(r.source)
         elif r.value is None:
             fm.mapping[r.source] = r.target
@@ -166,6 +175,17 @@ def map_fields(
         else:
             fm.flags.setdefault(r.target, []).append((r.source, r.value))
     return fm
+
+
+def _personal(spec: LayerSpec, column: str, sample: pd.DataFrame | None) -> bool:
+    """A column of names, ID or phone numbers: by the catalog's list of such columns, or its values."""
+    if norm(column) in {norm(c) for c in spec.personal_columns}:
+        return True
+    if sample is None or column not in sample:
+        return False
+    cells = [str(v).strip() for v in sample[column].dropna().head(2000)]
+    cells = [c for c in cells if c]
+    return bool(cells) and sum(bool(PERSONAL_VALUES.match(c)) for c in cells) >= 0.5 * len(cells)
 
 
 def _take(r: Reading, taken: dict[str, str], flagged: dict[tuple[str, str], str]) -> None:

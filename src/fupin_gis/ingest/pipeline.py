@@ -391,6 +391,12 @@ def _validate_source(
         [n for n in src.notes if n != "folder"] + fm.notes,
     )
     sreport.readings = [r.to_dict() for r in fm.readings]
+    if fm.personal and sreport.encoding and first is not None:
+        # the decoded samples shown for the encoding must not show a name or ID number either
+        secret = {str(v).strip() for col in fm.personal if col in first[0] for v in first[0][col].dropna()}
+        sreport.encoding["preview"] = [
+            t for t in sreport.encoding.get("preview", []) if not any(v and v in t for v in secret)
+        ]
     mapped_targets = set(fm.mapping.values())
     # Without a required column no row can be written (NOT NULL): the values are still checked.
     unwritable = not seat_mode and any(f.required and f.name not in mapped_targets for f in spec.fields)

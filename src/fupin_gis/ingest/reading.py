@@ -108,6 +108,17 @@ def mapping_problems(fm: FieldMapping, spec: LayerSpec, label: str) -> list[Prob
                 value=", ".join(r.samples[:3]) or None,
             )
         )
+    if fm.personal:
+        problems.append(
+            Problem(
+                "personal_data_dropped",
+                f"列 {'、'.join(fm.personal)} 是个人信息（姓名、身份证号、电话），未导入，也不存入 extra",
+                f"columns {', '.join(fm.personal)} hold personal data (names, ID or phone numbers): not imported, not kept in extra",
+                "warning",
+                label,
+                field=", ".join(fm.personal),
+            )
+        )
     for r in fm.asked:
         cands = [c for c in r.candidates if c.score >= 0.2][:3]
         names = "、".join(f"{c.label}（{c.score:.2f}）" for c in cands) or "无 / none"
