@@ -48,6 +48,7 @@ lint: venv
 	$(BIN)/mypy
 
 bench: setup
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	$(BIN)/python bench/run.py
 
 clean:
