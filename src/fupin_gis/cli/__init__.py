@@ -13,6 +13,8 @@ from fupin_gis.cli.coverage import coverage_app
 from fupin_gis.cli.db import db_app
 from fupin_gis.cli.layers import layers_app
 from fupin_gis.cli.profiles import profiles_app
+from fupin_gis.cli.projects import projects_app
+from fupin_gis.cli.projects_works import procure_cmd  # noqa: F401  (the works and money commands of projects)
 from fupin_gis.cli.users import users_app
 
 app.add_typer(db_app, name="db")
@@ -20,6 +22,7 @@ app.add_typer(layers_app, name="layers")
 app.add_typer(coverage_app, name="coverage")
 app.add_typer(users_app, name="users")
 app.add_typer(profiles_app, name="profiles")
+app.add_typer(projects_app, name="projects")
 
 __all__ = ["app", "main"]
 

@@ -215,7 +215,7 @@ def add_line(
         require_area(conn, who, p.record["township_code"], p.record["villages"])
         checks = led.checks()
         require_status(p, checks, ("draft", "library", "implementing"), ("增加资金来源", "add a budget line"))
-        reconcile.lines_within(led, checks, p, p.lines_total + value)
+        reconcile.lines_within(led, checks, p, p.funded + value)
         event = record(
             conn, who, "line_add", code, {"source": source, "year": year, "amount": value}, checks, note, "line"
         )

@@ -40,16 +40,17 @@ def totals(
     tol = rule.tolerance_yuan
     if equal and rule.lines_equal_total:
         checks.require(
-            abs(p.lines_total - total) <= tol,
+            abs(p.funded - total) <= tol,
             "lines_equal_total",
-            f"资金来源合计 {wan(p.lines_total)} 万元，不等于项目总投资 {wan(total)} 万元",
-            f"budget lines add up to {wan(p.lines_total)} 万元, not the project's total of {wan(total)} 万元",
-            "Σ 资金来源 = 项目总投资 / lines = total",
-            lines=p.lines_total,
+            f"资金来源合计 {wan(p.funded)} 万元{'（含子项目）' if p.children else ''}，不等于项目总投资 {wan(total)} 万元",
+            f"budget lines add up to {wan(p.funded)} 万元{' (with sub-projects)' if p.children else ''}, "
+            f"not the project's total of {wan(total)} 万元",
+            "Σ 资金来源（+ 子项目）= 项目总投资 / lines (+ sub-projects) = total",
+            lines=p.funded,
             total=total,
         )
     else:
-        lines_within(led, checks, p, p.lines_total, total)
+        lines_within(led, checks, p, p.funded, total)
     if rule.subprojects_within_parent:
         children = sum(
             (Decimal(c["total_yuan"]) for c in p.children if c["status"] not in ("draft", "cancelled")), Decimal(0)

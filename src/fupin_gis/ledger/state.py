@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.errors import NotFound
 
@@ -97,6 +97,16 @@ class Project:
     def lines_total(self) -> Decimal:
         """The budget lines' sum, net of reversals."""
         return sum((ln["amount"] for ln in self.lines), ZERO)
+
+    @property
+    def children_total(self) -> Decimal:
+        """What its sub-projects (not cancelled) hold: a project's money is its own lines plus them."""
+        return sum((Decimal(c["total_yuan"]) for c in self.children if c["status"] != "cancelled"), ZERO)
+
+    @property
+    def funded(self) -> Decimal:
+        """Its own budget lines plus its sub-projects' totals."""
+        return self.lines_total + self.children_total
 
     @property
     def certified_pct(self) -> Decimal:
@@ -220,6 +230,12 @@ def load(conn: Connection, code: str) -> Project:
             code,
         ),
     )
+
+
+def fetch(engine: Engine, code: str) -> Project:
+    """:func:`load` on a connection of its own."""
+    with engine.connect() as conn:
+        return load(conn, code)
 
 
 def linked(project: Project, roles: tuple[str, ...] = ("planned", "as_built")) -> dict[str, list[int]]:
