@@ -28,12 +28,24 @@ def test_health(client: TestClient) -> None:
     assert body["status"] == "ok" and body["postgis"].startswith("3.")
 
 
+def same_page(html: str) -> str:
+    """A page without its per-answer script nonces."""
+    return re.sub(r' nonce="[^"]+"', "", html)
+
+
 def test_security_headers_on_pages_api_and_errors(client: TestClient) -> None:
     for url in ("/", "/api/layers", "/api/layers/nope", "/static/fupin.js"):
         headers = client.get(url).headers
         policy = headers["content-security-policy"]
         assert "object-src 'none'" in policy and "base-uri 'none'" in policy and "frame-ancestors 'self'" in policy
         assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "same-origin"
+    page = client.get("/")
+    nonce = page.headers["content-security-policy"].split("'nonce-")[1].split("'")[0]
+    assert "'strict-dynamic'" in page.headers["content-security-policy"] and len(nonce) >= 16
+    tags = re.findall(r"<script[^>]*>", page.text)
+    assert tags and all(f'nonce="{nonce}"' in t for t in tags)
+    assert nonce not in client.get("/").headers["content-security-policy"]  # a fresh one each time
+    assert int(page.headers["content-length"]) == len(page.content)
 
 
 def test_layers_with_counts(client: TestClient, catalog: Catalog, conn: Connection) -> None:
@@ -67,7 +79,7 @@ def test_map_page_has_every_layer_and_no_cdn(client: TestClient, catalog: Catalo
 
 def test_map_page_is_cached_until_data_changes(client: TestClient, engine) -> None:  # noqa: ANN001
     first = client.get("/").text
-    assert client.get("/").text == first
+    assert same_page(client.get("/").text) == same_page(first)  # from the cache: only the nonce differs
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO batches (layer, source) VALUES ('roads', 'test')"))
         conn.execute(

@@ -98,7 +98,7 @@ def test_map_in_chromium(server: str, catalog: Catalog, engine: Engine, output_d
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.goto(server + "/", wait_until="load")
         page.wait_for_function(
-            "typeof L !== 'undefined' && document.querySelectorAll('.leaflet-control-layers-selector').length > 0"
+            "() => typeof L !== 'undefined' && document.querySelectorAll('.leaflet-control-layers-selector').length > 0"
         )
         labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
         assert len(labels) == len(catalog.layers) + 1  # every layer, and the latest coverage
@@ -197,7 +197,7 @@ def test_reports_page_in_chromium(server: str, output_dir: Path) -> None:
         newest = page.locator("select[name=run] option").first.get_attribute("value")
         page.click("#run-now")  # a planner runs the analysis from the page; it reloads with the new run
         page.wait_for_function(
-            f"document.querySelector('select[name=run] option') && document.querySelector('select[name=run] option').value !== '{newest}'",
+            f"() => document.querySelector('select[name=run] option') && document.querySelector('select[name=run] option').value !== '{newest}'",
             timeout=120_000,
         )
         page.wait_for_load_state("load")
@@ -290,7 +290,7 @@ def test_feature_page_edit_in_chromium(server: str, engine: Engine, catalog: Cat
         assert "new position" in page.inner_text("#moved")
         page.click("#save")
         page.wait_for_function(
-            "document.getElementById('status').className === 'good' && !document.getElementById('moved').textContent"
+            "() => document.getElementById('status').className === 'good' && !document.getElementById('moved').textContent"
         )
     with engine.connect() as conn:
         x1, y1, moved_batch = conn.execute(
@@ -374,7 +374,7 @@ def test_upload_commit_see_and_roll_back_in_chromium(
         page.wait_for_selector("#status.good")
         assert page.locator("#preview .leaflet-interactive").count() == 2  # the two wells on the preview map
         page.click("#commit")
-        page.wait_for_function("document.getElementById('status').textContent.includes('committed')")
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('committed')")
         batch = int(page.inner_text("#status").split("batch")[-1].strip())
         page.screenshot(path=str(output_dir / "upload-committed.png"), full_page=True)
 
@@ -392,7 +392,7 @@ def test_upload_commit_see_and_roll_back_in_chromium(
         assert "水源点" in row.inner_text() and "wells.zip" in row.inner_text()
         page.on("dialog", lambda d: d.accept())
         row.locator("button").click()
-        page.wait_for_function("document.getElementById('status').textContent.includes('rolled back')")
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('rolled back')")
         page.screenshot(path=str(output_dir / "batches.png"), full_page=True)
         assert not {"UP-001", "UP-002"} & codes_in_tile()
         browser.close()
@@ -437,7 +437,7 @@ def test_sign_in_and_scope_in_chromium(settings: Settings, engine: Engine, demo:
             page.click("button[type=submit]")
             page.wait_for_url(base + "/")
             page.wait_for_function(
-                "typeof L !== 'undefined' && document.querySelectorAll('.leaflet-control-layers-selector').length > 0"
+                "() => typeof L !== 'undefined' && document.querySelectorAll('.leaflet-control-layers-selector').length > 0"
             )
             labels = " ".join(page.locator(".leaflet-control-layers-overlays label").all_inner_texts())
             assert "乡镇 Townships (1)" in labels  # only the engineer's township
@@ -576,7 +576,7 @@ def test_upload_page_asks_and_the_engineer_answers_in_chromium(
         page.check("#save-profile")
         page.fill("#profile-name", "页面水源方案")
         page.click("#commit")
-        page.wait_for_function("document.getElementById('status').textContent.includes('committed')")
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('committed')")
         batch = int(page.inner_text("#status").split("batch")[-1].strip())
         page.screenshot(path=str(output_dir / "upload-answered.png"), full_page=True)
     assert errors == []
