@@ -41,7 +41,15 @@ def demo(
     counts = load_demo(open_engine(url), catalog, county, progress=console)
     for layer, n in counts.items():
         console.print(f"  {catalog.layer(layer).label:<12} {layer:<16} {n:>10,}")
+    from fupin_gis.ledger import demo as ledger_demo
+
+    ledger_demo.reset(open_engine(url))  # the ledger's rows point at the features just replaced
     if scale == Scale.plan:
+        from fupin_gis.ledger.context import open_ledger
+
+        with console.status("项目与资金 / projects and funds (printing the notice sheets)…"):
+            made = ledger_demo.build(open_ledger(open_engine(url), catalog, settings))
+        console.print(f"项目库 / project library: {made['projects']} 个2011年子项目, 规则拒绝 refused: {len(made['refused'])}")
         from fupin_gis.coverage.snapshots import create_run
 
         with console.status("覆盖分析 / coverage…"):
@@ -72,6 +80,8 @@ def _demo_accounts(engine: Engine) -> None:
         ("planner", "planner", county),
         ("engineer", "engineer", town),
         ("viewer", "viewer", county),
+        ("finance", "finance", county),
+        ("auditor", "auditor", county),
     ]
     for name, role, scope in accounts:
         add_user(engine, name, DEMO_PASSWORD, role, scope)
