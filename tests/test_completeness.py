@@ -210,7 +210,7 @@ def test_reports_page_and_summary_report(client: TestClient, import_engine: Engi
     report = build_report(import_engine, catalog, "summary", run["run_id"])
     section = next(s for s in report.sections if s.key == "completeness")
     assert (section.zh, section.en) == ("数据完整性", "Data completeness")
-    records = section.records()
+    records = section.rows
     assert [(r["layer"], r["field"], r["features"], r["empty"], r["share_empty"]) for r in records] == [
         (r["layer"], r["field"], r["features"], r["empty"], r["share_empty"]) for r in rows
     ]

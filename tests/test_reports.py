@@ -10,18 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import matplotlib.pyplot as plt
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from matplotlib.colors import to_hex
 from openpyxl import load_workbook
 from pyproj import Geod
 from sqlalchemy import Engine, text
 
 from fupin_gis.catalog import Catalog
+from fupin_gis.coverage.checklists import load_checklists
 from fupin_gis.coverage.snapshots import create_run
 from fupin_gis.errors import InvalidInput, NotFound
 from fupin_gis.main import create_app
 from fupin_gis.reports import figures
-from fupin_gis.reports.build import build_report
+from fupin_gis.reports.build import RULES, build_report
 from fupin_gis.reports.render import write
 from fupin_gis.settings import CoverageSettings, Settings
 
@@ -100,11 +104,11 @@ def test_villages_lacking_gpkg_agrees_with_geopandas(
 def test_villages_lacking_filters(import_engine: Engine, catalog: Catalog, run: dict) -> None:
     road = build_report(import_engine, catalog, "villages-lacking", run["run_id"], rules=["road"])
     rows = road.sections[0].rows
-    assert {r[2] for r in rows} == {v["code"] for v in run["villages"] if not v["road_access"]["connected"]}
-    assert all(r[5] is None or r[5] > 0 for r in rows)
-    town = rows[0][0]
+    assert {r["code"] for r in rows} == {v["code"] for v in run["villages"] if not v["road_access"]["connected"]}
+    assert all(r["gap_km"] is None or r["gap_km"] > 0 for r in rows)
+    town = rows[0]["town_code"]
     one = build_report(import_engine, catalog, "villages-lacking", run["run_id"], area=town)
-    assert one.sections[0].rows and all(r[0] == town for r in one.sections[0].rows)
+    assert one.sections[0].rows and all(r["town_code"] == town for r in one.sections[0].rows)
     with pytest.raises(InvalidInput, match="rule"):
         build_report(import_engine, catalog, "villages-lacking", run["run_id"], rules=["roads"])
     with pytest.raises(InvalidInput, match="area code"):
@@ -117,8 +121,8 @@ def test_villages_lacking_filters(import_engine: Engine, catalog: Catalog, run: 
 
 def test_summary_adds_up(import_engine: Engine, catalog: Catalog, run: dict, tmp_path: Path) -> None:
     report = build_report(import_engine, catalog, "summary", run["run_id"])
-    cols = [c.key for c in report.sections[0].columns]
-    rows = [dict(zip(cols, r, strict=True)) for r in report.sections[0].rows]
+    cols = report.sections[0].keys()
+    rows = report.sections[0].rows
     county = [r for r in rows if len(r["code"]) == 6]
     towns = [r for r in rows if len(r["code"]) == 9]
     assert len(county) == 1 and county[0]["villages"] == len(run["villages"])
@@ -139,50 +143,195 @@ def test_summary_adds_up(import_engine: Engine, catalog: Catalog, run: dict, tmp
     assert about["覆盖分析运行 / Coverage run"] == str(run["run_id"])
     checks = book["村七有"]
     assert checks.max_row == 8  # seven items
-    assert all(
-        checks.cell(r, 3).value + checks.cell(r, 4).value + checks.cell(r, 5).value == len(run["villages"])
-        for r in range(2, 9)
-    )
+    keys = report.sections[1].keys()
+    met, not_met, unknown = (keys.index(k) for k in ("met", "not_met", "unknown"))
+    for line in checks.iter_rows(min_row=2, values_only=True):
+        assert line[met] + line[not_met] + line[unknown] == len(run["villages"])
 
 
 def _pct(text_: str) -> float:
     return float(text_.rstrip("%")) / 100
 
 
+def _num(text_: str) -> float:
+    return float(text_.replace(",", ""))
+
+
+def _bars(figure: Any) -> dict[str, dict[str, float]]:
+    """What a horizontal bar chart draws: per series (its legend label), per bar (its tick label),
+    the bar's length, read from the matplotlib figure the report prints."""
+    figure.canvas.draw()
+    ax = figure.axes[0]
+    ticks = dict(zip(ax.get_yticks(), (t.get_text() for t in ax.get_yticklabels()), strict=True))
+    out: dict[str, dict[str, float]] = {}
+    for container in ax.containers:
+        bars = out.setdefault(str(container.get_label()), {})
+        for rect in container:
+            bars[ticks[round(rect.get_y() + rect.get_height() / 2)]] = rect.get_width()
+    plt.close(figure)
+    return out
+
+
+def _chart(report: Any, caption: str) -> Any:
+    """The report's figure whose caption starts with ``caption``, drawn."""
+    return next(c for c in report.figures if c.caption.startswith(caption)).draw()
+
+
+# Per village of a stored run, which rules it fails, straight from the snapshot's JSON (the report
+# computes the same in Python; farmland is left to convert when more than 0.05 mu is).
+LACKING_SQL = """
+SELECT code, left(code, 9) AS town,
+  NOT (result->'road_access'->>'connected')::boolean AS road,
+  coalesce((result->'water'->>'households_covered')::int, 0) < coalesce((result->'water'->>'households')::int, 0)
+    AS water,
+  coalesce((result->'rai'->>'population_within_2km')::int, 0) < coalesce((result->'rai'->>'population')::int, 0)
+    AS rai,
+  coalesce((result->'farmland'->>'steep_mu')::numeric, 0)
+    - coalesce((result->'farmland'->>'steep_converted_mu')::numeric, 0) > 0.05 AS farmland,
+  EXISTS (SELECT 1 FROM jsonb_each(result->'checks') e WHERE e.value->>'ok' = 'false' AND e.key = ANY(:fac))
+    AS facilities,
+  EXISTS (SELECT 1 FROM jsonb_each(result->'checks') e WHERE e.value->>'ok' = 'false') AS checks,
+  (result->'road_access'->>'gap_m')::float AS gap_m
+FROM coverage_villages WHERE run_id = :r
+"""
+# Per household, from the layers alone (geodesic metres): a safe, working, built water point within
+# 800 m or a built supply pipeline within 50 m; a hardened, built road at least 3.5 m wide within 2 km.
+HOUSEHOLDS_SQL = """
+WITH r AS (SELECT geom::geography AS g FROM roads WHERE surface = 'hardened'
+           AND coalesce(width_m >= 3.5, true) AND status IN ('existing', 'completed')),
+w AS (SELECT geom::geography AS g FROM water_points WHERE coalesce(safe, false)
+      AND coalesce(working, true) AND status IN ('existing', 'completed')),
+p AS (SELECT geom::geography AS g FROM water_lines WHERE kind = 'supply_pipeline'
+      AND status IN ('existing', 'completed'))
+SELECT h.id, left(h.village_code, 9) AS town, coalesce(h.members, 1) AS members,
+  EXISTS (SELECT 1 FROM r WHERE ST_DWithin(r.g, h.geom::geography, 2000)) AS near_road,
+  EXISTS (SELECT 1 FROM w WHERE ST_DWithin(w.g, h.geom::geography, 800))
+    OR EXISTS (SELECT 1 FROM p WHERE ST_DWithin(p.g, h.geom::geography, 50)) AS water,
+  h.house_ok AND h.farmland_ok AND h.safe_water AND h.biogas AND h.orchard_ok AND h.livestock_ok
+    AND h.skilled_member AS fields_ok
+FROM households h
+"""
+
+
+@pytest.fixture(scope="module")
+def on_layers(import_engine: Engine) -> pd.DataFrame:
+    """Every household's water and road within reach, computed from the layers (``HOUSEHOLDS_SQL``)."""
+    with import_engine.connect() as conn:
+        return pd.read_sql(text(HOUSEHOLDS_SQL), conn)
+
+
+def _lacking(engine: Engine, catalog: Catalog, run_id: int) -> pd.DataFrame:
+    lists = load_checklists(CoverageSettings().checklist_file, catalog)
+    facilities = [i.key for i in lists.village if i.rule == "facilities"]
+    with engine.connect() as conn:
+        return pd.read_sql(text(LACKING_SQL), conn, params={"r": run_id, "fac": facilities})
+
+
+def _town_names(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return {r.code: r.name for r in conn.execute(text("SELECT code, name FROM townships"))}
+
+
+def test_villages_lacking_headline_and_charts_are_the_figures_they_name(
+    import_engine: Engine, catalog: Catalog, run: dict, on_layers: pd.DataFrame
+) -> None:
+    """Each headline figure and each chart series of villages-lacking against the snapshot's JSON
+    read with SQL, the households' water against the layers and the joint plan's length geodesic."""
+    report = build_report(import_engine, catalog, "villages-lacking", run["run_id"])
+    head = dict(report.headline)
+    lacking = _lacking(import_engine, catalog, run["run_id"])
+    rules = ["road", "water", "rai", "farmland", "facilities", "checks"]
+    lacks = lacking[lacking[rules].any(axis=1)]
+    assert len(lacks) > 0
+    assert _num(head["缺少基础设施的村 / villages lacking"]) == len(lacks)
+    assert _num(head["不通硬化路的村 / villages without road access"]) == lacking["road"].sum() > 0
+    for rule in ("road", "farmland"):  # the report of one rule counts the villages failing it
+        one = build_report(import_engine, catalog, "villages-lacking", run["run_id"], rules=[rule])
+        assert _num(dict(one.headline)["缺少基础设施的村 / villages lacking"]) == lacking[rule].sum() > 0, rule
+    gap_km = lacking.loc[lacking["road"], "gap_m"].fillna(0).sum() / 1000
+    assert _num(head["需硬化道路合计(公里) / road to harden (km), village by village"]) == pytest.approx(
+        gap_km, abs=0.005 * lacking["road"].sum() + 0.01
+    )
+    no_water = (~on_layers["water"]).sum()
+    assert no_water > 0 and _num(head["800米内无安全水的户 / households without safe water"]) == pytest.approx(
+        no_water, abs=3
+    )
+    with import_engine.connect() as conn:  # the plan's pieces of road, as stored, within its whole roads
+        stored_m, by_town_m = conn.execute(
+            text(
+                "SELECT (harden_plan->>'length_m')::float, (SELECT sum(value::float) FROM "
+                "jsonb_each_text(harden_plan->'by_township')) FROM coverage_runs WHERE id = :r"
+            ),
+            {"r": run["run_id"]},
+        ).one()
+        whole_m = conn.execute(
+            text("SELECT sum(ST_Length(geom::geography)) FROM roads WHERE id = ANY(:i)"),
+            {"i": run["harden_plan"]["segments"]},
+        ).scalar_one()
+    joint = _num(head["统筹硬化方案(公里) / joint harden plan (km)"])
+    assert joint == pytest.approx(stored_m / 1000, abs=0.005) and stored_m == pytest.approx(by_town_m)
+    assert 0 < joint <= whole_m / 1000 * 1.002
+
+    # figure 2: villages lacking each rule, by township
+    names = _town_names(import_engine)
+    bars = _bars(_chart(report, "图2"))
+    assert set(bars) == {RULES[r].zh for r in rules}
+    for rule in rules:
+        expected = lacking.groupby("town")[rule].sum()
+        assert bars[RULES[rule].zh] == {names[t]: n for t, n in expected.items()}, rule
+    # figure 1: the villages coloured by road access, the roads to harden drawn
+    figure = _chart(report, "图1")
+    ax = figure.axes[0]
+    colours = [to_hex(c) for c in ax.collections[0].get_facecolors()]
+    assert colours.count(figures.GREEN) == (~lacking["road"]).sum()
+    assert colours.count(figures.RED) == lacking["road"].sum()
+    with import_engine.connect() as conn:
+        gap_ids = sorted({r for v in run["villages"] for r in v["road_access"]["gap_segments"] or []})
+        parts = conn.execute(
+            text("SELECT sum(ST_NumGeometries(geom)) FROM roads WHERE id = ANY(:i)"), {"i": gap_ids}
+        ).scalar_one()
+    assert len(ax.collections[-1].get_segments()) == parts > 0
+    plt.close(figure)
+
+
 def test_summary_headline_and_chart_are_the_figures_they_name(
-    import_engine: Engine, catalog: Catalog, run: dict
+    import_engine: Engine, catalog: Catalog, run: dict, on_layers: pd.DataFrame
 ) -> None:
     """The headline's RAI once printed the share of people with safe water (a row read by
     position): each headline figure and chart series against SQL on the layers themselves."""
     report = build_report(import_engine, catalog, "summary", run["run_id"])
     head = dict(report.headline)
+    h = on_layers
+    people, near_road = h["members"].sum(), h.loc[h["near_road"], "members"].sum()
     with import_engine.connect() as conn:
-        people, near_road, hh, safe_hh = conn.execute(
-            text(
-                "WITH h AS (SELECT h.geom::geography AS g, coalesce(h.members, 1) AS m FROM households h), "
-                "r AS (SELECT geom::geography AS g FROM roads WHERE surface = 'hardened' "
-                "      AND coalesce(width_m >= 3.5, true) AND status IN ('existing', 'completed')), "
-                "w AS (SELECT geom::geography AS g FROM water_points WHERE coalesce(safe, false) "
-                "      AND coalesce(working, true) AND status IN ('existing', 'completed')), "
-                "p AS (SELECT geom::geography AS g FROM water_lines WHERE kind = 'supply_pipeline' "
-                "      AND status IN ('existing', 'completed')) "
-                "SELECT sum(m), sum(m) FILTER (WHERE EXISTS (SELECT 1 FROM r WHERE ST_DWithin(r.g, h.g, 2000))), "
-                "count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM w WHERE ST_DWithin(w.g, h.g, 800)) "
-                "      OR EXISTS (SELECT 1 FROM p WHERE ST_DWithin(p.g, h.g, 50))) FROM h"
-            )
-        ).one()
-        villages, connected = len(run["villages"]), sum(v["road_access"]["connected"] for v in run["villages"])
-    assert 0 < near_road <= people and 0 < safe_hh < hh
-    county = report.sections[0].records()[0]
+        villages = conn.execute(text("SELECT count(*) FROM villages")).scalar_one()
+    connected = sum(v["road_access"]["connected"] for v in run["villages"])
+    assert 0 < near_road <= people and 0 < h["water"].sum() < len(h) and villages == len(run["villages"])
+    county = report.sections[0].rows[0]
     assert abs(county["water_people_pct"] - near_road / people) > 0.01  # the old misread would show
     # straight-line metres on the ellipsoid against the rule's Gauss-Kruger metres: a household or two
+    assert _num(next(v for k, v in head.items() if k.endswith("行政村 / villages"))) == villages
     assert _pct(head["农村可达性指数 / Rural Access Index"]) == pytest.approx(near_road / people, abs=0.002)
-    assert _pct(head["安全饮水户比例 / households with safe water"]) == pytest.approx(safe_hh / hh, abs=0.002)
+    assert _pct(head["安全饮水户比例 / households with safe water"]) == pytest.approx(h["water"].mean(), abs=0.002)
     assert _pct(head["通硬化路比例 / with road access"]) == pytest.approx(connected / villages, abs=0.0005)
-    svg = figures.summary_chart(report.sections[0].records())
-    towns = [r for r in report.sections[0].records() if len(r["code"]) == 9]
-    assert len(towns) > 1 and all(r["rai"] != r["water_people_pct"] for r in towns)
-    assert svg.count('<g id="patch_') >= 3 * len(towns)  # three bars a township
+
+    # the chart: per township, the three bars against the same figures computed on the layers
+    names = _town_names(import_engine)
+    bars = _bars(_chart(report, "图1"))
+    assert set(bars) == {"通硬化路村 road", "安全饮水户 water", "RAI"}
+    by_town = h.groupby("town")
+    rai = (h["members"] * h["near_road"]).groupby(h["town"]).sum() / by_town["members"].sum()
+    water = by_town["water"].mean()
+    lacking = _lacking(import_engine, catalog, run["run_id"])
+    road = 1 - lacking.groupby("town")["road"].mean()
+    assert len(rai) > 1 and set(bars["RAI"]) == {names[t] for t in rai.index}
+    for town in rai.index:
+        name = names[town]
+        assert bars["RAI"][name] == pytest.approx(100 * rai[town], abs=0.5), name
+        assert bars["安全饮水户 water"][name] == pytest.approx(100 * water[town], abs=0.5), name
+        assert bars["通硬化路村 road"][name] == pytest.approx(100 * road[town], abs=0.006), name
+    towns = [r for r in report.sections[0].rows if len(r["code"]) == 9]
+    assert any(abs(r["rai"] - r["water_people_pct"]) > 0.01 for r in towns)  # the bars would show a misread
 
 
 def test_plan_vs_actual_agrees_with_geodesic_lengths(
@@ -190,27 +339,40 @@ def test_plan_vs_actual_agrees_with_geodesic_lengths(
 ) -> None:
     report = build_report(import_engine, catalog, "plan-vs-actual", run["run_id"])
     rows = report.sections[0].rows
-    total = {r[2]: r for r in rows if r[0] == ""}
+    total = {r["item"]: r for r in rows if r["town_code"] == ""}
     with import_engine.connect() as conn:
         roads = gpd.read_postgis(
             "SELECT geom FROM roads WHERE road_class = 'village' AND surface = 'hardened' AND status = 'completed' "
             "AND plan_year BETWEEN 2009 AND 2011",
             conn,
         )
+        stored = conn.execute(
+            text(
+                "SELECT i->>'label' AS label, (i->>'done')::float / nullif((i->>'planned')::float, 0) AS share "
+                "FROM coverage_runs r, jsonb_array_elements(r.plan->'items') i "
+                "WHERE r.id = :r AND i->>'done' IS NOT NULL"
+            ),
+            {"r": run["run_id"]},
+        ).all()
     km = sum(Geod(ellps="GRS80").geometry_length(g) for g in roads.geometry) / 1000
-    assert total["硬化村道"][5] == pytest.approx(km, rel=1e-3)
-    by_town = sum(r[5] for r in rows if r[2] == "硬化村道" and r[0])
-    assert by_town == pytest.approx(total["硬化村道"][5], rel=1e-3)
+    assert total["硬化村道"]["done"] == pytest.approx(km, rel=1e-3)
+    by_town = sum(r["done"] for r in rows if r["item"] == "硬化村道" and r["town_code"])
+    assert by_town == pytest.approx(total["硬化村道"]["done"], rel=1e-3)
+    # the chart: each measured item's share done, as stored, and the village roads' from the layer
+    bars = next(iter(_bars(_chart(report, "图1")).values()))
+    expected = {s.label: min(s.share, 2.0) * 100 for s in stored if s.share is not None}
+    assert len(expected) > 1 and bars == pytest.approx(expected, abs=0.006)  # shares stored to 4 places
+    assert bars["硬化村道"] == pytest.approx(min(km / total["硬化村道"]["planned"], 2.0) * 100, rel=2e-3)
     path = write(report, "csv", tmp_path / "p.csv", TEMPLATES)
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     lines = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
     assert lines[0] == ["乡镇代码", "乡镇", "项目", "单位", "计划", "完成", "完成比例"]
     assert len(lines) == len(rows) + 1
-    assert report.sections[1].rows and report.sections[1].rows[0][1] == 2011
+    assert report.sections[1].rows and report.sections[1].rows[0]["year"] == 2011
 
 
-def test_households_and_changes(import_engine: Engine, catalog: Catalog, run: dict) -> None:
+def test_households_and_changes(import_engine: Engine, catalog: Catalog, run: dict, on_layers: pd.DataFrame) -> None:
     report = build_report(import_engine, catalog, "households", run["run_id"])
     rows = report.sections[0].rows
     with import_engine.connect() as conn:
@@ -219,9 +381,10 @@ def test_households_and_changes(import_engine: Engine, catalog: Catalog, run: di
         ).scalar_one()
     assert stored == sum(v["water"]["households"] for v in run["villages"])
     no_water = sum(v["water"]["households"] - v["water"]["households_covered"] for v in run["villages"])
-    assert sum(1 for r in rows if not r[6]) == no_water
+    assert sum(1 for r in rows if not r["water_ok"]) == no_water
     all_ok = sum(v["household_checks"]["all_ok"] for v in run["villages"])
-    assert sum(1 for r in rows if r[8] == 0) == sum(1 for r in rows if r[8] == 0 and (not r[6] or not r[7]))
+    unmet = [r for r in rows if r["n_missing"] == 0]
+    assert all(not r["water_ok"] or not r["near_road"] for r in unmet)
     assert stored - len(rows) <= all_ok
     # the stored unmet-item lists against the per-village counts (two separate code paths), and the
     # households left off the gap list against the household fields read straight from the layer
@@ -240,19 +403,48 @@ def test_households_and_changes(import_engine: Engine, catalog: Catalog, run: di
         ).scalar_one()
     assert no_missing == all_ok
     assert stored - len(rows) == fields_ok
+    # the headline: households with a gap, and the same from the layers alone (a household or two apart)
+    gaps = _num(dict(report.headline)["有缺项的户 / households with a gap"])
+    on = on_layers
+    assert gaps == len(rows) == stored - fields_ok
+    complete = on["water"] & on["near_road"] & on["fields_ok"].fillna(False).astype(bool)
+    assert gaps == pytest.approx((~complete).sum(), abs=3)
+
     loose = create_run(import_engine, CoverageSettings(water_distance_m=3000), catalog)
     changes = build_report(import_engine, catalog, "changes", loose["run_id"], since=run["run_id"])
-    changed = {r[2] for r in changes.sections[0].rows if r[5] == "安全饮水户"}
+    changed = {r["code"] for r in changes.sections[0].rows if r["field"] == "安全饮水户"}
     expected = {
         v["code"]
         for v, w in zip(run["villages"], loose["villages"], strict=True)
         if v["water"]["households_covered"] != w["water"]["households_covered"]
     }
     assert changed == expected and changed
+    # the headline: villages changed and connected or no longer, compared in SQL on the two snapshots
+    with import_engine.connect() as conn:
+        moved = conn.execute(text(CHANGES_SQL), {"a": run["run_id"], "b": loose["run_id"]}).one()
+    head = {k: _num(v) for k, v in changes.headline}
+    assert head["有变化的村 / villages changed"] == moved.changed >= len(expected)
+    assert head["新通硬化路的村 / newly connected"] == moved.newly
+    assert head["不再通硬化路的村 / no longer connected"] == moved.lost
+
+
+CHANGES_SQL = """
+WITH a AS (SELECT code, result FROM coverage_villages WHERE run_id = :a),
+b AS (SELECT code, result FROM coverage_villages WHERE run_id = :b),
+f AS (SELECT code, r->'road_access'->'connected' AS connected, r->'road_access'->'gap_m' AS gap_m,
+             r->'water'->'households_covered' AS water, r->'rai'->'population_within_2km' AS rai,
+             (SELECT jsonb_object_agg(e.key, e.value->'ok') FROM jsonb_each(r->'checks') e) AS checks, side
+      FROM (SELECT code, result AS r, 'a' AS side FROM a UNION ALL SELECT code, result, 'b' FROM b) x)
+SELECT count(*) FILTER (WHERE fa.code IS NULL OR fb.code IS NULL OR (fa.connected, fa.gap_m, fa.water, fa.rai, fa.checks)
+                              IS DISTINCT FROM (fb.connected, fb.gap_m, fb.water, fb.rai, fb.checks)) AS changed,
+       count(*) FILTER (WHERE fa.connected = 'false' AND fb.connected = 'true') AS newly,
+       count(*) FILTER (WHERE fa.connected = 'true' AND fb.connected = 'false') AS lost
+FROM (SELECT * FROM f WHERE side = 'a') fa FULL JOIN (SELECT * FROM f WHERE side = 'b') fb USING (code)
+"""
 
 
 def test_pdf_prints_names_and_totals(import_engine: Engine, catalog: Catalog, run: dict, reports_dir: Path) -> None:
-    for name in ("villages-lacking", "summary", "plan-vs-actual"):
+    for name, key in (("villages-lacking", "name"), ("summary", "name"), ("plan-vs-actual", "item")):
         report = build_report(import_engine, catalog, name, run["run_id"])
         path = write(report, "pdf", reports_dir / f"{name}.pdf", TEMPLATES)
         info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
@@ -262,7 +454,7 @@ def test_pdf_prints_names_and_totals(import_engine: Engine, catalog: Catalog, ru
         ).stdout
         assert report.zh in words and f"运行 {run['run_id']}" in words.replace("  ", " ")
         for row in report.sections[0].rows[:5] + report.sections[0].rows[-3:]:
-            assert row[3 if name == "villages-lacking" else 1 if name == "summary" else 2] in words
+            assert row[key] in words
         for _, value in report.headline:
             assert value in words
         subprocess.run(["pdftoppm", "-r", "50", "-png", str(path), str(reports_dir / name)], check=True)
@@ -275,7 +467,7 @@ def test_shapefile_zip_keeps_chinese(import_engine: Engine, catalog: Catalog, ru
     names = zipfile.ZipFile(path).namelist()
     assert {"villages.shp", "villages.dbf", "villages.prj", "villages.cpg", "road_gaps.shp"} <= set(names)
     villages = gpd.read_file(f"/vsizip/{path}/villages.shp")
-    assert sorted(villages["name"]) == sorted(r[3] for r in report.sections[0].rows)
+    assert sorted(villages["name"]) == sorted(r["name"] for r in report.sections[0].rows)
     with pytest.raises(InvalidInput, match="Shapefile"):
         write(
             build_report(import_engine, catalog, "changes", run["run_id"], since=run["run_id"]),

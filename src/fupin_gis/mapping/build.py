@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import folium
@@ -297,19 +297,28 @@ def fit(m: folium.Map, bounds: list) -> None:
     fb.add_to(m)
 
 
+class HomeLayer(NamedTuple):
+    """A catalog layer on the map's first view."""
+
+    spec: LayerSpec
+    features: int  # how many the layer holds
+    show: bool  # switched on when the map opens
+    min_zoom: int  # drawn from this zoom on (0: at every zoom)
+
+
 @dataclass
 class HomeView:
-    """What the map opens on: the tile grid, the newest coverage run, the data's bounds (lat/lon) and,
-    per catalog layer, its feature count, whether it starts switched on and the zoom it is drawn from."""
+    """What the map opens on: the tile grid, the newest coverage run, the data's bounds (lat/lon) and
+    the catalog's layers (``HomeLayer``)."""
 
     grid: str
     run: int | None
     bounds: list | None
-    layers: list[tuple[LayerSpec, int, bool, int]]
+    layers: list[HomeLayer]
 
     def first_tiles(self) -> list[str]:
         """The tile layers the first view asks for: the coverage run's and every layer switched on."""
-        shown = [spec.name for spec, n, show, min_zoom in self.layers if n and show and not min_zoom]
+        shown = [h.spec.name for h in self.layers if h.features and h.show and not h.min_zoom]
         return (["coverage"] if self.run is not None else []) + shown
 
 
@@ -321,11 +330,11 @@ def home_view(engine: Engine, catalog: Catalog, settings: MapSettings) -> HomeVi
         run = conn.execute(text("SELECT max(id) FROM coverage_runs")).scalar_one()
         extent = conn.execute(
             text(
-                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+                "SELECT ST_XMin(e) AS xmin, ST_YMin(e) AS ymin, ST_XMax(e) AS xmax, ST_YMax(e) AS ymax "
                 "FROM (SELECT ST_Extent(geom) AS e FROM counties) s"
             )
         ).one()
-    bounds = None if extent[0] is None else [[extent[1], extent[0]], [extent[3], extent[2]]]
+    bounds = None if extent.xmin is None else [[extent.ymin, extent.xmin], [extent.ymax, extent.xmax]]
     layers = []
     for spec in catalog.ordered():
         n = counts[spec.name]
@@ -334,7 +343,7 @@ def home_view(engine: Engine, catalog: Catalog, settings: MapSettings) -> HomeVi
         dense = spec.style.kind == "polygon" and n > DENSE_POLYGONS
         # with a coverage run the villages are drawn coloured by it: the plain layer starts hidden
         show = spec.name not in HIDDEN_BY_DEFAULT and not (run is not None and spec.name == "villages")
-        layers.append((spec, n, show, 12 if dense else 0))
+        layers.append(HomeLayer(spec, n, show, 12 if dense else 0))
     return HomeView(grid, run, bounds, layers)
 
 
@@ -355,10 +364,11 @@ def build_map(engine: Engine, catalog: Catalog, settings: MapSettings) -> folium
             "coverage", "覆盖分析（最新一次）Coverage, newest run", True, {"run": run}, bounds=bounds, grid=grid
         ).add_to(m)
     shown: list[LayerSpec] = []
-    for spec, n, show, min_zoom in view.layers:
-        name = f"{spec.label} {spec.en} ({n:,})" + (f" — 放大后显示 / from zoom {min_zoom}" if min_zoom else "")
-        LayerSwitch(spec.name, name, show, min_zoom).add_to(m)
-        if n:
+    for layer in view.layers:
+        spec, zoom = layer.spec, layer.min_zoom
+        name = f"{spec.label} {spec.en} ({layer.features:,})" + (f" — 放大后显示 / from zoom {zoom}" if zoom else "")
+        LayerSwitch(spec.name, name, layer.show, zoom).add_to(m)
+        if layer.features:
             shown.append(spec)
     AllLayers([spec.name for spec in catalog.ordered()], bounds, grid).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)

@@ -132,10 +132,16 @@ def _assets(conn: Connection, catalog: Catalog, code: str) -> list[dict[str, Any
             if f in names
         ]
         fields = [spec.field(f) for f in wanted]
-        rows = conn.execute(
-            text(f"SELECT {', '.join(wanted)} FROM {spec.name} WHERE village_code = :c ORDER BY {wanted[0]} LIMIT 500"),
-            {"c": code},
-        ).all()
+        rows = (
+            conn.execute(
+                text(
+                    f"SELECT {', '.join(wanted)} FROM {spec.name} WHERE village_code = :c ORDER BY {wanted[0]} LIMIT 500"
+                ),
+                {"c": code},
+            )
+            .mappings()
+            .all()
+        )
         if not rows:
             continue
         labels = {f.name: {v.key: v.label for v in f.enum_values(catalog)} for f in fields}
@@ -143,8 +149,8 @@ def _assets(conn: Connection, catalog: Catalog, code: str) -> list[dict[str, Any
             {
                 "layer": spec.name,
                 "label": spec.label,
-                "columns": [f.label for f in fields],
-                "rows": [[shown(v, f.type, labels[f.name]) for v, f in zip(r, fields, strict=True)] for r in rows],
+                "columns": [{"key": f.name, "label": f.label} for f in fields],
+                "rows": [{f.name: shown(r[f.name], f.type, labels[f.name]) for f in fields} for r in rows],
             }
         )
     return out
@@ -184,10 +190,14 @@ def village_map(engine: Engine, catalog: Catalog, code: str) -> folium.Map:
     m = folium.Map(tiles=None, control_scale=True)
     with engine.connect() as conn:
         outline = conn.execute(
-            text("SELECT ST_AsGeoJSON(geom, 6), ST_X(seat), ST_Y(seat) FROM villages WHERE code = :c"), {"c": code}
+            text(
+                "SELECT ST_AsGeoJSON(geom, 6) AS outline, ST_X(seat) AS seat_x, ST_Y(seat) AS seat_y "
+                "FROM villages WHERE code = :c"
+            ),
+            {"c": code},
         ).one()
         folium.GeoJson(
-            json.loads(outline[0]),
+            json.loads(outline.outline),
             name=as_text(f"{facts['name']} 村界"),
             style_function=lambda f: {"color": "#1565c0", "weight": 3, "fill": False},
         ).add_to(m)
@@ -220,9 +230,9 @@ def village_map(engine: Engine, catalog: Catalog, code: str) -> folium.Map:
                         (lat, lon), radius=water_m, color="#0277bd", weight=1, fill=True, fill_opacity=0.04
                     ).add_to(reach)
                 reach.add_to(m)
-        if outline[1] is not None:
+        if outline.seat_x is not None:
             folium.CircleMarker(
-                (outline[2], outline[1]),
+                (outline.seat_y, outline.seat_x),
                 radius=8,
                 color="#000",
                 fill=True,

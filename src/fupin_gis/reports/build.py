@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, text
 
@@ -12,9 +12,11 @@ from fupin_gis.catalog import Catalog
 from fupin_gis.coverage.checklists import Checklists, load_checklists
 from fupin_gis.coverage.snapshots import diff_runs, get_run
 from fupin_gis.errors import InvalidInput, NotFound
+from fupin_gis.ledger.report_assets import ledger_report
+from fupin_gis.ledger.reports import LEDGER_REPORTS
 from fupin_gis.reports import figures
 from fupin_gis.reports.completeness import completeness_section
-from fupin_gis.reports.model import Column, Report, Section
+from fupin_gis.reports.model import Chart, Column, Report, Section
 
 REPORTS = {
     "villages-lacking": ("缺少基础设施的村", "Villages lacking infrastructure"),
@@ -23,13 +25,23 @@ REPORTS = {
     "households": ("农户缺项清单", "Household gap list"),
     "changes": ("两次分析之间的变化", "Changes between two runs"),
 }
+REPORTS.update(LEDGER_REPORTS)  # the project ledger's reports: from its facts, not from a coverage run
+
+
+class Rule(NamedTuple):
+    """A rule a village may fail, as the reports name it."""
+
+    zh: str
+    en: str
+
+
 RULES = {
-    "road": ("通硬化路", "road access"),
-    "water": ("安全饮水", "safe water"),
-    "rai": ("2公里内有全天候道路", "all-season road within 2 km"),
-    "farmland": ("25°以上坡耕地退耕", "steep farmland converted"),
-    "facilities": ("公共设施", "facilities"),
-    "checks": ("村七有", "village checks"),
+    "road": Rule("通硬化路", "road access"),
+    "water": Rule("安全饮水", "safe water"),
+    "rai": Rule("2公里内有全天候道路", "all-season road within 2 km"),
+    "farmland": Rule("25°以上坡耕地退耕", "steep farmland converted"),
+    "facilities": Rule("公共设施", "facilities"),
+    "checks": Rule("村七有", "village checks"),
 }
 PERSONAL = {"households"}
 WITH_GEOMETRY = {"villages-lacking", "summary"}  # the others have no Shapefile export
@@ -151,29 +163,28 @@ def villages_lacking(
         steep_left = round((land.get("steep_mu") or 0) - (land.get("steep_converted_mu") or 0), 1)
         order = [k for k in labels if k in checks] + [k for k in checks if k not in labels]
         failed = [k for k in order if checks[k]["ok"] is False]
-        missing = [RULES[r][0] for r in ("road", "water", "rai", "farmland") if lacks[r]]
+        missing = [RULES[r].zh for r in ("road", "water", "rai", "farmland") if lacks[r]]
         missing += [labels.get(k, k) for k in failed if k not in road_keys]
         rows.append(
-            (
-                v["code"][:9],
-                names.get(v["code"][:9], ""),
-                v["code"],
-                v["name"],
-                ra["connected"],
-                None if ra["gap_m"] is None or ra["connected"] else round(ra["gap_m"] / 1000, 2),
-                ra["reason"] if not ra["connected"] else "",
-                water.get("households"),
-                (water.get("households") or 0) - (water.get("households_covered") or 0),
-                _share(rai.get("population_within_2km"), rai.get("population")),
-                land.get("steep_mu"),
-                steep_left,
-                "；".join(labels.get(k, k) for k in failed if k in facility_keys),
-                sum(1 for c in checks.values() if c["ok"] is True),
-                sum(1 for c in checks.values() if c["ok"] is None),
-                "；".join(missing),
-            )
+            {
+                **_town(v["code"], names),
+                "code": v["code"],
+                "name": v["name"],
+                "connected": ra["connected"],
+                "gap_km": None if ra["gap_m"] is None or ra["connected"] else round(ra["gap_m"] / 1000, 2),
+                "road_why": ra["reason"] if not ra["connected"] else "",
+                "hh": water.get("households"),
+                "hh_no_wat": (water.get("households") or 0) - (water.get("households_covered") or 0),
+                "rai": _share(rai.get("population_within_2km"), rai.get("population")),
+                "steep_mu": land.get("steep_mu"),
+                "steep_left": steep_left,
+                "no_facil": "；".join(labels.get(k, k) for k in failed if k in facility_keys),
+                "checks_ok": sum(1 for c in checks.values() if c["ok"] is True),
+                "checks_unk": sum(1 for c in checks.values() if c["ok"] is None),
+                "missing": "；".join(missing),
+            }
         )
-    rows.sort(key=lambda r: r[2])
+    rows.sort(key=lambda r: r["code"])
     columns = [
         *TOWN,
         Column("code", "村代码", "Village code"),
@@ -191,18 +202,18 @@ def villages_lacking(
         Column("checks_unk", "无数据项", "Checks without data", "int"),
         Column("missing", "缺少", "Missing"),
     ]
-    gap_total = sum(r[5] or 0 for r in rows)
-    no_water = sum(r[8] or 0 for r in rows)
+    gap_total = sum(r["gap_km"] or 0 for r in rows)
+    no_water = sum(r["hh_no_wat"] or 0 for r in rows)
     headline = [
         ("缺少基础设施的村 / villages lacking", f"{len(rows):,}"),
-        ("不通硬化路的村 / villages without road access", f"{sum(1 for r in rows if not r[4]):,}"),
+        ("不通硬化路的村 / villages without road access", f"{sum(1 for r in rows if not r['connected']):,}"),
         ("需硬化道路合计(公里) / road to harden (km), village by village", f"{gap_total:,.2f}"),
         ("800米内无安全水的户 / households without safe water", f"{no_water:,}"),
     ]
     plan = run.get("harden_plan")
     if plan and area is None:
         headline.append(("统筹硬化方案(公里) / joint harden plan (km)", f"{plan['length_m'] / 1000:,.2f}"))
-    extra = [("规则 / Rules", "，".join(RULES[r][0] for r in chosen))]
+    extra = [("规则 / Rules", "，".join(RULES[r].zh for r in chosen))]
     report = Report(
         "villages-lacking",
         *REPORTS["villages-lacking"],
@@ -213,16 +224,22 @@ def villages_lacking(
     )
     report.layers = lambda: figures.village_layers(engine, run, report.sections[0])
     report.figures = [
-        (
+        Chart(
             "图1 村通硬化路情况与需硬化路段 / Road access and the roads to harden",
-            lambda: figures.access_map(engine, run, area),
+            lambda: figures.access_figure(engine, run, area),
+            raster=True,
         ),
-        (
+        Chart(
             "图2 各乡镇缺项村数 / Villages lacking, by township",
-            lambda: figures.lacking_chart(run, names, facility_keys),
+            lambda: figures.lacking_figure(run, names, facility_keys),
         ),
     ]
     return report
+
+
+def _town(code: str, names: dict[str, str]) -> dict[str, str]:
+    """The ``TOWN`` columns of a row about the village (or household's village) ``code``."""
+    return {"town_code": code[:9], "town": names.get(code[:9], "")}
 
 
 def _share(part: Any, whole: Any) -> float | None:
@@ -252,25 +269,25 @@ def summary(engine: Engine, catalog: Catalog, run_id: int, area: str | None) -> 
         s = run["summary"][unit]
         level = "县 county" if len(unit) == 6 else "乡镇 township"
         rows.append(
-            (
-                unit,
-                names.get(unit, ""),
-                level,
-                u["villages"],
-                s.get("connected"),
-                _share(s.get("connected"), u["villages"]),
-                round((s.get("gap_m") or 0) / 1000, 2),
-                s.get("households"),
-                s.get("water_share"),
-                s.get("population"),
-                s.get("water_people_share"),
-                s.get("rai"),
-                s.get("steep_mu"),
-                _share(s.get("steep_converted_mu"), s.get("steep_mu")),
-                u["all_known"],
-                u["hh_all_ok"],
-                _share(u["hh_all_ok"], s.get("households")),
-            )
+            {
+                "code": unit,
+                "name": names.get(unit, ""),
+                "level": level,
+                "villages": u["villages"],
+                "connected": s.get("connected"),
+                "conn_pct": _share(s.get("connected"), u["villages"]),
+                "gap_km": round((s.get("gap_m") or 0) / 1000, 2),
+                "hh": s.get("households"),
+                "water_pct": s.get("water_share"),
+                "pop": s.get("population"),
+                "water_people_pct": s.get("water_people_share"),
+                "rai": s.get("rai"),
+                "steep_mu": s.get("steep_mu"),
+                "conv_pct": _share(s.get("steep_converted_mu"), s.get("steep_mu")),
+                "v7_ok": u["all_known"],
+                "h7_ok": u["hh_all_ok"],
+                "h7_pct": _share(u["hh_all_ok"], s.get("households")),
+            }
         )
     columns = [
         Column("code", "代码", "Code"),
@@ -295,20 +312,28 @@ def summary(engine: Engine, catalog: Catalog, run_id: int, area: str | None) -> 
     for item in lists.village if lists else []:
         states = [(v.get("checks") or {}).get(item.key, {}).get("ok") for v in villages]
         check_rows.append(
-            (
-                item.key,
-                item.label,
-                states.count(True),
-                states.count(False),
-                states.count(None),
-                _share(states.count(True), len(states)),
-            )
+            {
+                "key": item.key,
+                "label": item.label,
+                "met": states.count(True),
+                "not_met": states.count(False),
+                "unknown": states.count(None),
+                "met_pct": _share(states.count(True), len(states)),
+            }
         )
     hh_rows = []
     for h in lists.household if lists else []:
         missing = sum((v.get("household_checks") or {}).get(f"missing_{h.key}", 0) for v in villages)
         total = sum((v.get("household_checks") or {}).get("households", 0) for v in villages)
-        hh_rows.append((h.key, h.label, total - missing, missing, _share(total - missing, total)))
+        hh_rows.append(
+            {
+                "key": h.key,
+                "label": h.label,
+                "met": total - missing,
+                "not_met": missing,
+                "met_pct": _share(total - missing, total),
+            }
+        )
     report = Report(
         "summary",
         *REPORTS["summary"],
@@ -346,7 +371,7 @@ def summary(engine: Engine, catalog: Catalog, run_id: int, area: str | None) -> 
             completeness_section(engine, catalog, run, area),
         ],
     )
-    units_read = report.sections[0].records()
+    units_read = report.sections[0].rows
     if units_read:
         top = units_read[0]  # the county, or the township asked for
         report.headline = [
@@ -356,7 +381,7 @@ def summary(engine: Engine, catalog: Catalog, run_id: int, area: str | None) -> 
             ("农村可达性指数 / Rural Access Index", f"{(top['rai'] or 0) * 100:.1f}%"),
         ]
     report.layers = lambda: figures.unit_layers(engine, report.sections[0])
-    report.figures = [("图1 各乡镇覆盖率 / Coverage by township", lambda: figures.summary_chart(units_read))]
+    report.figures = [Chart("图1 各乡镇覆盖率 / Coverage by township", lambda: figures.summary_figure(units_read))]
     return report
 
 
@@ -373,20 +398,27 @@ def plan_vs_actual(engine: Engine, run_id: int, area: str | None) -> Report:
         )
     rows = []
     for item in plan["items"]:
+        figures_ = {"item": item["label"], "unit": item["unit"]}
         if area is None:
-            rows.append(("", "全部 / all", item["label"], item["unit"], item["planned"], item["done"], item["share"]))
+            rows.append(
+                {"town_code": "", "town": "全部 / all", **figures_}
+                | {"planned": item["planned"], "done": item["done"], "share": item["share"]}
+            )
         for town, done in sorted((item.get("by_township") or {}).items()):
             if _in_area(town, area) and town != "None":
-                rows.append((town, names.get(town, ""), item["label"], item["unit"], None, done, None))
+                rows.append(
+                    {"town_code": town, "town": names.get(town, ""), **figures_}
+                    | {"planned": None, "done": done, "share": None}
+                )
     tranche_rows = [
-        (
-            t["label"],
-            t["year"],
-            i["label"],
-            i["planned"],
-            i["done"],
-            _share(i["done"], i["planned"]) if i["done"] is not None else None,
-        )
+        {
+            "tranche": t["label"],
+            "year": t["year"],
+            "item": i["label"],
+            "planned": i["planned"],
+            "done": i["done"],
+            "share": _share(i["done"], i["planned"]) if i["done"] is not None else None,
+        }
         for t in plan["tranches"]
         for i in t["items"]
     ]
@@ -424,7 +456,7 @@ def plan_vs_actual(engine: Engine, run_id: int, area: str | None) -> Report:
             ),
         ],
     )
-    report.figures = [("图1 规划项目完成比例 / Share of each plan item done", lambda: figures.plan_chart(plan))]
+    report.figures = [Chart("图1 规划项目完成比例 / Share of each plan item done", lambda: figures.plan_figure(plan))]
     return report
 
 
@@ -447,18 +479,17 @@ def households(engine: Engine, catalog: Catalog, run_id: int, area: str | None) 
             {"r": run_id, "a": (area or "") + "%"},
         ).all()
     rows = [
-        (
-            r.village_code[:9],
-            names.get(r.village_code[:9], ""),
-            r.village_code,
-            r.village,
-            r.code,
-            r.members,
-            r.water_ok,
-            r.near_road,
-            len(r.missing),
-            "；".join(labels.get(k, k) for k in r.missing),
-        )
+        {
+            **_town(r.village_code, names),
+            "vil_code": r.village_code,
+            "village": r.village,
+            "code": r.code,
+            "members": r.members,
+            "water_ok": r.water_ok,
+            "near_road": r.near_road,
+            "n_missing": len(r.missing),
+            "missing": "；".join(labels.get(k, k) for k in r.missing),
+        }
         for r in data
     ]
     columns = [
@@ -504,23 +535,16 @@ def changes(engine: Engine, run_id: int, since: int | None, area: str | None) ->
     for c in diff["changes"]:
         if not _in_area(c["code"], area):
             continue
+        village = {**_town(c["code"], names), "code": c["code"], "name": c["name"]}
         if c["change"] != "changed":
             what = "新增 / added" if c["change"] == "added" else "删除 / removed"
-            rows.append((c["code"][:9], names.get(c["code"][:9], ""), c["code"], c["name"], what, "", "", ""))
+            rows.append(village | {"change": what, "field": "", "before": "", "after": ""})
             continue
         for key, d in c["fields"].items():
-            label = labels.get(key) or (f"村七有 {key[6:]}" if key.startswith("check_") else key)
+            label = labels.get(key) or (f"村七有 {key.removeprefix('check_')}" if key.startswith("check_") else key)
             rows.append(
-                (
-                    c["code"][:9],
-                    names.get(c["code"][:9], ""),
-                    c["code"],
-                    c["name"],
-                    "变化 / changed",
-                    label,
-                    _text(d["from"]),
-                    _text(d["to"]),
-                )
+                village
+                | {"change": "变化 / changed", "field": label, "before": _text(d["from"]), "after": _text(d["to"])}
             )
     columns = [
         *TOWN,
@@ -538,7 +562,7 @@ def changes(engine: Engine, run_id: int, since: int | None, area: str | None) ->
         about=_about(run, area, names, [("比较的运行 / Compared with run", str(since))]),
         sections=[Section("changes", "变化", "Changes", columns, rows)],
         headline=[
-            ("有变化的村 / villages changed", f"{len({r[2] for r in rows}):,}"),
+            ("有变化的村 / villages changed", f"{len({r['code'] for r in rows}):,}"),
             ("新通硬化路的村 / newly connected", f"{diff['newly_connected']:,}"),
             ("不再通硬化路的村 / no longer connected", f"{diff['no_longer_connected']:,}"),
         ],
@@ -568,6 +592,8 @@ def build_report(
             report=name,
         )
     area = check_area(area)
+    if name in LEDGER_REPORTS:
+        return ledger_report(engine, catalog, name, area)
     run_id = run_id if run_id is not None else latest_run(engine)
     if name == "villages-lacking":
         report = villages_lacking(engine, catalog, run_id, area, rules)

@@ -46,16 +46,16 @@ def completeness_section(engine: Engine, catalog: Catalog, run: dict[str, Any], 
         "Data completeness",
         COLUMNS,
         [
-            (
-                f"{r['rule_label']} / {r['rule_label_en']}",
-                r["layer"],
-                r["field"],
-                r["label"],
-                r["features"],
-                r["empty"],
-                r["share_empty"],
-                f"{r['meaning']} / {r['meaning_en']}",
-            )
+            {
+                "rule": f"{r['rule_label']} / {r['rule_label_en']}",
+                "layer": r["layer"],
+                "field": r["field"],
+                "label": r["label"],
+                "features": r["features"],
+                "empty": r["empty"],
+                "share_empty": r["share_empty"],
+                "meaning": f"{r['meaning']} / {r['meaning_en']}",
+            }
             for r in rows
         ],
         note=(

@@ -1,4 +1,9 @@
-"""Figures (matplotlib) and geometry layers (GeoPackage) of the reports."""
+"""Figures (matplotlib) and geometry layers (GeoPackage) of the reports.
+
+Each ``*_figure`` function draws a matplotlib figure from the report's data (a report keeps it
+as a ``Chart``, so a test reads the bars it draws); ``embed`` turns one into HTML (SVG text, or
+a PNG for maps of many polygons).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,9 @@ from sqlalchemy import Engine, text
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
-from fupin_gis.reports.model import Section  # noqa: E402
+from fupin_gis.reports.model import Chart, Section  # noqa: E402
 
 CJK = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
 GREEN, RED, GREY, BLUE = "#2e7d32", "#c62828", "#9e9e9e", "#1565c0"
@@ -27,6 +33,13 @@ def _style() -> None:
     plt.rcParams["font.family"] = "sans-serif"
     plt.rcParams["axes.unicode_minus"] = False
     plt.rcParams["svg.fonttype"] = "none"  # text stays text: searchable and selectable in the PDF
+
+
+def embed(chart: Chart) -> str:
+    """The chart as HTML: inline SVG (text stays text), or a PNG image for a raster chart."""
+    _style()
+    figure = chart.draw()
+    return _png(figure) if chart.raster else _svg(figure)
 
 
 def _svg(fig: Any) -> str:
@@ -44,15 +57,15 @@ def _png(fig: Any) -> str:
     return f'<img alt="map" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
-def _nothing(message: str = "无数据 / no data") -> str:
+def _nothing(message: str = "无数据 / no data") -> Figure:
     """A small figure saying there is nothing to draw (an area or scope without villages)."""
     fig, ax = plt.subplots(figsize=(8, 1.2))
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=10, color="#616161")
     ax.set_axis_off()
-    return _svg(fig)
+    return fig
 
 
-def access_map(engine: Engine, run: dict[str, Any], area: str | None) -> str:
+def access_figure(engine: Engine, run: dict[str, Any], area: str | None) -> Figure:
     """Villages coloured by road access in the run, township borders, and the roads to harden."""
     _style()
     connected = {v["code"]: v["road_access"]["connected"] for v in run["villages"]}
@@ -108,10 +121,10 @@ def access_map(engine: Engine, run: dict[str, Any], area: str | None) -> str:
     ]
     ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.9)
     ax.set_axis_off()
-    return _png(fig)
+    return fig
 
 
-def lacking_chart(run: dict[str, Any], names: dict[str, str], facility_keys: set[str]) -> str:
+def lacking_figure(run: dict[str, Any], names: dict[str, str], facility_keys: set[str]) -> Figure:
     """Villages lacking each rule, by township (stacked horizontal bars)."""
     from fupin_gis.reports.build import RULES, village_lacks
 
@@ -126,16 +139,16 @@ def lacking_chart(run: dict[str, Any], names: dict[str, str], facility_keys: set
         return _nothing()
     frame = pd.DataFrame(counts).T.sort_index()
     frame.index = [names.get(c, c) for c in frame.index]
-    frame.columns = [RULES[c][0] for c in frame.columns]
+    frame.columns = [RULES[c].zh for c in frame.columns]
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.28 * len(frame) + 1.2)))
     frame.iloc[::-1].plot.barh(ax=ax, width=0.8, colormap="tab10")
     ax.set_xlabel("村数 / villages")
     ax.legend(fontsize=7, ncols=3, loc="lower right")
     ax.tick_params(labelsize=7)
-    return _svg(fig)
+    return fig
 
 
-def summary_chart(units: list[dict[str, Any]]) -> str:
+def summary_figure(units: list[dict[str, Any]]) -> Figure:
     """Share of villages with road access, households with safe water, and the RAI, by township
     (``units``: the summary's rows keyed by column)."""
     _style()
@@ -156,10 +169,10 @@ def summary_chart(units: list[dict[str, Any]]) -> str:
     ax.set_xlim(0, 100)
     ax.legend(fontsize=7, loc="lower right")
     ax.tick_params(labelsize=7)
-    return _svg(fig)
+    return fig
 
 
-def plan_chart(plan: dict[str, Any]) -> str:
+def plan_figure(plan: dict[str, Any]) -> Figure:
     """Share done of each plan item that the registry measures."""
     _style()
     items = [i for i in plan["items"] if i["share"] is not None]
@@ -174,20 +187,16 @@ def plan_chart(plan: dict[str, Any]) -> str:
         ax.annotate(f"{s:.0f}%", (s, y), xytext=(3, -3), textcoords="offset points", fontsize=7)
     ax.set_xlabel("完成比例 / share done (%)")
     ax.tick_params(labelsize=7)
-    return _svg(fig)
-
-
-def _section_frame(section: Section) -> pd.DataFrame:
-    return pd.DataFrame(section.rows, columns=[c.key for c in section.columns])
+    return fig
 
 
 def village_layers(engine: Engine, run: dict[str, Any], section: Section) -> dict[str, gpd.GeoDataFrame]:
     """Villages of the report as polygons with its columns, and the roads to harden as lines."""
-    frame = _section_frame(section)
+    frame = section.frame()
     codes = list(frame["code"])
     wanted = set(codes)
     gap_rows = [
-        (v["code"], v["name"], road)
+        {"vil_code": v["code"], "village": v["name"], "road_id": road}
         for v in run["villages"]
         if v["code"] in wanted and not v["road_access"]["connected"]
         for road in v["road_access"]["gap_segments"] or []
@@ -197,7 +206,7 @@ def village_layers(engine: Engine, run: dict[str, Any], section: Section) -> dic
         geoms = gpd.read_postgis(
             text("SELECT code, geom FROM villages WHERE code = ANY(:c)"), conn, params={"c": codes}
         )
-        ids = sorted({g[2] for g in gap_rows} | set(plan.get("segments") or []))
+        ids = sorted({g["road_id"] for g in gap_rows} | set(plan.get("segments") or []))
         roads = gpd.read_postgis(
             text(
                 "SELECT id AS road_id, code AS road_code, name AS road_name, surface, width_m, geom FROM roads WHERE id = ANY(:i)"
@@ -223,7 +232,7 @@ def village_layers(engine: Engine, run: dict[str, Any], section: Section) -> dic
 
 def unit_layers(engine: Engine, section: Section) -> dict[str, gpd.GeoDataFrame]:
     """Townships and counties of the summary as polygons with its columns."""
-    frame = _section_frame(section)
+    frame = section.frame()
     with engine.connect() as conn:
         geoms = gpd.read_postgis(
             text(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import geopandas as gpd
+import pandas as pd
 
 Kind = Literal["text", "int", "num1", "num2", "pct", "bool"]
 
@@ -21,21 +22,57 @@ class Column:
     kind: Kind = "text"
 
 
+Row = dict[str, Any]  # one row of a section, keyed by its columns' keys
+
+
 @dataclass
 class Section:
-    """One table of a report (one Excel sheet, one CSV file)."""
+    """One table of a report (one Excel sheet, one CSV file): rows keyed by ``Column.key``.
+
+    Every reader takes a value by its column's key (``row["rai"]``), never by a position: a
+    column inserted into a section cannot shift what another reader prints.
+    """
 
     key: str
     zh: str
     en: str
     columns: list[Column]
-    rows: list[tuple[Any, ...]]
+    rows: list[Row]
     note: str = ""
 
-    def records(self) -> list[dict[str, Any]]:
-        """The rows keyed by their columns' keys: what readers use, never a position."""
-        keys = [c.key for c in self.columns]
-        return [dict(zip(keys, row, strict=True)) for row in self.rows]
+    def __post_init__(self) -> None:
+        keys = self.keys()
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"section {self.key}: a column key twice in {keys}")
+        wanted = set(keys)
+        for row in self.rows:
+            if row.keys() != wanted:
+                extra, missing = sorted(row.keys() - wanted), sorted(wanted - row.keys())
+                raise ValueError(
+                    f"section {self.key}: row keys differ from the columns (extra {extra}, missing {missing})"
+                )
+
+    def keys(self) -> list[str]:
+        """The columns' keys, in order."""
+        return [c.key for c in self.columns]
+
+    def cells(self, row: Row) -> list[tuple[Column, Any]]:
+        """``row``'s values with their columns, in the columns' order (for tabular writers)."""
+        return [(c, row[c.key]) for c in self.columns]
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame with one column per key, in the columns' order."""
+        return pd.DataFrame(self.rows, columns=self.keys())
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A figure of a report: its caption and the function drawing it (a matplotlib ``Figure``),
+    called when the report is printed (HTML, PDF); ``raster``: embedded as PNG, not SVG."""
+
+    caption: str
+    draw: Callable[[], Any]
+    raster: bool = False
 
 
 @dataclass
@@ -48,8 +85,7 @@ class Report:
     run: dict[str, Any]
     about: list[tuple[str, str]]
     sections: list[Section]
-    # figures for HTML and PDF: (caption, function returning SVG text)
-    figures: list[tuple[str, Callable[[], str]]] = field(default_factory=list)
+    figures: list[Chart] = field(default_factory=list)  # for HTML and PDF
     # geometry layers for GeoPackage and Shapefile: name -> GeoDataFrame (built on demand)
     layers: Callable[[], dict[str, gpd.GeoDataFrame]] | None = None
     headline: list[tuple[str, str]] = field(default_factory=list)

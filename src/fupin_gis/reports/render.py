@@ -60,7 +60,7 @@ def csv_lines(report: Report) -> Iterator[str]:
     yield "\ufeff"
     writer.writerow([c.zh for c in section.columns])
     for k, row in enumerate(section.rows):
-        writer.writerow([_raw(v, c) for v, c in zip(row, section.columns, strict=True)])
+        writer.writerow([_raw(v, c) for c, v in section.cells(row)])
         if k % 2000 == 1999:
             yield buf.getvalue()
             buf.seek(0)
@@ -100,13 +100,12 @@ def write_xlsx(report: Report, path: Path) -> None:
             c.font, c.fill, c.alignment = bold, fill, Alignment(wrap_text=True, vertical="center")
             header.append(c)
         sheet.append(header)
-        formats = [NUMBER_FORMATS.get(c.kind) for c in section.columns]
         for row in section.rows:
             out = []
-            for value, col, fmt in zip(row, section.columns, formats, strict=True):
+            for col, value in section.cells(row):
                 c = WriteOnlyCell(sheet, _raw(value, col) if col.kind == "bool" else value)
-                if fmt:
-                    c.number_format = fmt
+                if col.kind in NUMBER_FORMATS:
+                    c.number_format = NUMBER_FORMATS[col.kind]
                 out.append(c)
             sheet.append(out)
     book.save(path)
@@ -129,7 +128,9 @@ def _now() -> str:
 
 def html(report: Report, templates: Path, for_print: bool = False) -> str:
     """The report as one self-contained HTML document (inline styles and figures; no external link)."""
-    figures = [(caption, make()) for caption, make in report.figures]
+    from fupin_gis.reports.figures import embed  # matplotlib: only when a report is printed
+
+    figures = [(chart.caption, embed(chart)) for chart in report.figures]
     return render_template(
         templates, "report.html", report=report, figures=figures, cell=cell, generated=_now(), for_print=for_print
     )
@@ -183,8 +184,7 @@ def write_gpkg(report: Report, path: Path) -> None:
     for name, layer in (report.layers() if report.layers else {}).items():
         pyogrio.write_dataframe(layer, path, layer=name, driver="GPKG")
     for section in report.sections:
-        frame = pd.DataFrame(section.rows, columns=[c.key for c in section.columns])
-        pyogrio.write_dataframe(frame, path, layer=f"table_{section.key}", driver="GPKG")
+        pyogrio.write_dataframe(section.frame(), path, layer=f"table_{section.key}", driver="GPKG")
     about = pd.DataFrame(report.about, columns=["item", "value"])
     pyogrio.write_dataframe(about, path, layer="about", driver="GPKG")
 

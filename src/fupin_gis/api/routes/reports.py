@@ -133,7 +133,7 @@ def report_json(report: ReportDep) -> dict:
                 "key": s.key,
                 "label": s.zh,
                 "columns": [{"key": c.key, "label": c.zh, "label_en": c.en, "kind": c.kind} for c in s.columns],
-                "rows": [dict(zip((c.key for c in s.columns), row, strict=True)) for row in s.rows],
+                "rows": s.rows,
             }
             for s in report.sections
         ],
