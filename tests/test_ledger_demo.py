@@ -4,14 +4,19 @@ acceptance for a 7-day notice, one refused its closing for an open finding)."""
 
 from __future__ import annotations
 
-from datetime import date
+import hashlib
+import subprocess
+from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from ledger_helpers import ledger_on
+from ledger_helpers import TODAY, ledger_on
 from sqlalchemy import Engine, text
+from typer.testing import CliRunner
 
 from fupin_gis.catalog import Catalog
+from fupin_gis.cli import app as cli
 from fupin_gis.ledger import demo
 from fupin_gis.ledger.context import Ledger
 from fupin_gis.ledger.progress import measure_on
@@ -89,3 +94,89 @@ def test_the_projects_through_the_rules(led: Ledger, built: dict) -> None:
         ).scalar_one()
     assert before["measured"] == 0 and 0 < half["pct"] < 100 and full["pct"] == 100  # type: ignore[index]
     assert asset_value == value - (value * Decimal("0.05")).quantize(Decimal("0.01"))  # paid when handed over
+
+
+def test_reports_reconcile_with_the_seed_and_the_ledger(led: Ledger, built: dict, tmp_path: Path) -> None:
+    from fupin_gis.reports.build import build_report
+    from fupin_gis.reports.render import write
+
+    funds = build_report(led.engine, led.catalog, "funds")
+    rows = funds.sections[0].records() if hasattr(funds.sections[0], "records") else funds.sections[0].rows
+    assert sum(r["planned"] for r in rows) == Decimal("8873.3")  # 20 % of 44366.5 万元, to the fen
+    with led.engine.connect() as conn:
+        paid = conn.execute(
+            text(
+                "SELECT sum(p.amount_yuan) FROM ledger_payments p WHERE (SELECT count(*) FROM ledger_approvals a "
+                "WHERE a.payment_id = p.id AND a.decision = 'approve') = 3"
+            )
+        ).scalar_one()
+        assets = conn.execute(text("SELECT sum(value_yuan), count(*) FROM ledger_assets")).one()
+    assert sum(r["paid"] for r in rows) * 10000 == paid
+    plan = build_report(led.engine, led.catalog, "plan-money")
+    cats = {r["category"]: r["target"] for r in _records(plan.sections[1])}
+    assert cats == {
+        "基础设施建设": Decimal("15069.5"),
+        "产业培育": Decimal("18176"),
+        "社会事业建设": Decimal("4056"),
+        "农户环境建设": Decimal("7065"),
+    }
+    items = {r["item"]: r for r in _records(plan.sections[0])}
+    roads = fetch(led.engine, "TJ2011-02")
+    assert items["硬化村道"]["target"] == 270 and items["硬化村道"]["tranche"] == 54
+    assert items["硬化村道"]["money"] * 10000 == roads.total
+    with led.engine.connect() as conn:
+        km = conn.execute(
+            text(
+                "SELECT sum(ST_Length(r.geom::geography)) / 1000 FROM roads r WHERE r.id = ANY(:i) AND r.status = 'completed' "
+                "AND r.surface = 'hardened' AND r.width_m >= 3.5"
+            ),
+            {"i": [f["feature_id"] for f in roads.features]},
+        ).scalar_one()
+    assert items["硬化村道"]["measured"] == pytest.approx(km, abs=1e-3)
+    ledger = build_report(led.engine, led.catalog, "assets")
+    assert sum(r["value"] for r in _records(ledger.sections[0])) * 10000 == assets[0]
+    assert len(_records(ledger.sections[0])) == assets[1]
+    problems = build_report(led.engine, led.catalog, "compliance")
+    found = _records(problems.sections[0])
+    assert any(r["project"] == "TJ2011-06" and "仅 7 日历日" in r["detail"] for r in found)
+    assert any(r["project"] == "TJ2011-05" and r["kind"] == "审计问题逾期未整改" for r in found)
+    for report in (funds, plan, ledger, problems):
+        for fmt in ("html", "xlsx", "csv"):
+            out = write(report, fmt, tmp_path / f"{report.name}.{fmt}", led.settings.web_dir / "templates")
+            assert out.stat().st_size > 200
+    assert "8,873.3" in (tmp_path / "funds.html").read_text("utf-8")
+    from openpyxl import load_workbook
+
+    book = load_workbook(tmp_path / "plan-money.xlsx")
+    assert "规划项目" in book.sheetnames and "分类资金" in book.sheetnames
+
+
+def _records(section) -> list[dict]:  # noqa: ANN001
+    return section.records() if hasattr(section, "records") else section.rows
+
+
+def test_notice_sheet_pdf_frozen_and_read_back(led: Ledger, built: dict, tmp_path: Path) -> None:
+    from fupin_gis.ledger import notices
+    from fupin_gis.ledger.demo import PLANNER
+
+    nid = notices.post_notice(led, PLANNER, "TJ2011-07", "funds", TODAY - timedelta(days=3), TODAY + timedelta(days=6))
+    with led.engine.connect() as conn:
+        row = notices.notice(conn, nid)
+    pdf = bytes(row["pdf"])
+    assert hashlib.sha256(pdf).hexdigest() == row["pdf_sha256"]
+    path = tmp_path / "notice.pdf"
+    path.write_bytes(pdf)
+    sheet = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    p = fetch(led.engine, "TJ2011-07")
+    assert "资金使用及实施情况公示" in sheet and "12317" in sheet
+    assert f"{TODAY - timedelta(days=3)} 至 {TODAY + timedelta(days=6)}" in sheet and "10 个日历日" in sheet
+    from fupin_gis.ledger.money import wan
+
+    assert f"{wan(p.total)} 万元" in sheet and p.record["name"] in sheet
+    assert "（演示）某建设工程有限公司" in sheet  # the contractor
+    # frozen: the report command writes the same bytes, and a later change of the project does not touch them
+    env = {"DATABASE_URL": led.engine.url.render_as_string(hide_password=False)}
+    out = tmp_path / "again.pdf"
+    result = CliRunner().invoke(cli, ["report", "notice", "-f", "pdf", "--notice", str(nid), "-o", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == pdf and row["pdf_sha256"] in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -9,6 +10,7 @@ from typing import Annotated
 import typer
 
 from fupin_gis.cli.common import app, console, load_settings, open_catalog, open_engine
+from fupin_gis.errors import NotFound
 
 
 class ReportName(StrEnum):
@@ -19,6 +21,11 @@ class ReportName(StrEnum):
     plan_vs_actual = "plan-vs-actual"
     households = "households"
     changes = "changes"
+    funds = "funds"
+    plan_money = "plan-money"
+    notice = "notice"
+    assets = "assets"
+    compliance = "compliance"
 
 
 class ReportFormat(StrEnum):
@@ -49,14 +56,31 @@ def report_cmd(
     since: Annotated[
         int | None, typer.Option("--since", help="changes: the earlier run (default: the one before)")
     ] = None,
+    notice: Annotated[int | None, typer.Option("--notice", help="notice: which one (default: the newest)")] = None,
 ) -> None:
-    """Write a report from a coverage snapshot: villages-lacking, summary, plan-vs-actual, households, changes."""
+    """Write a report: villages-lacking, summary, plan-vs-actual, households, changes (from a coverage snapshot);
+    funds, plan-money, notice, assets, compliance (from the project ledger)."""
     from fupin_gis.reports.build import build_report
     from fupin_gis.reports.render import filename, write
 
     settings = load_settings()
+    if name == ReportName.notice and fmt == ReportFormat.pdf:  # the sheet frozen at posting, byte for byte
+        from fupin_gis.ledger.report_assets import frozen_pdf
+
+        nid, pdf = frozen_pdf(open_engine(), notice)
+        if pdf is None:
+            raise NotFound(f"公示 {nid} 没有冻结的 PDF", f"notice {nid} has no frozen PDF", notice=nid)
+        path = output or Path(f"notice-{nid}.pdf")
+        path.write_bytes(pdf)
+        typer.echo(f"{path}  (公示 notice {nid}, sha256 {hashlib.sha256(pdf).hexdigest()})")
+        return
     with console.status("生成报表 / building the report…"):
-        report = build_report(open_engine(), open_catalog(), name.value, run, township, rule, since)
+        if name == ReportName.notice:
+            from fupin_gis.ledger.report_assets import ledger_report
+
+            report = ledger_report(open_engine(), open_catalog(), name.value, None, notice)
+        else:
+            report = build_report(open_engine(), open_catalog(), name.value, run, township, rule, since)
         path = output or Path(filename(report, fmt.value))
         write(report, fmt.value, path, settings.web_dir / "templates")
     rows = len(report.sections[0].rows)
