@@ -136,6 +136,17 @@ def test_personal_data_by_role(app_client: TestClient, import_engine: Engine) ->
     assert "户七有" in app_client.get("/reports/households.csv", headers=planner).content.decode("utf-8-sig")
     count = {layer["name"]: layer["count"] for layer in app_client.get("/api/layers", headers=planner).json()}
     assert count["households"] > 0
+    # the county's household list is too long to print: refused in PDF and HTML, the XLSX offered
+    from fupin_gis.reports.render import PRINTED_ROWS_MAX
+
+    rows = app_client.get("/api/reports/households", headers=planner).json()["sections"][0]["rows"]
+    for fmt in ("pdf", "html"):
+        answer = app_client.get(f"/reports/households.{fmt}", headers=planner)
+        if len(rows) > PRINTED_ROWS_MAX:
+            assert answer.status_code == 400 and "XLSX" in answer.json()["message_en"], answer.text[:300]
+        else:
+            assert answer.status_code == 200
+    assert len(rows) > PRINTED_ROWS_MAX  # the plan demo's list is such a list
 
 
 def _well(lon: float, lat: float, code: str, village: str) -> bytes:

@@ -128,6 +128,7 @@ def _now() -> str:
 
 def html(report: Report, templates: Path, for_print: bool = False) -> str:
     """The report as one self-contained HTML document (inline styles and figures; no external link)."""
+    check_printable(report, "pdf" if for_print else "html")
     from fupin_gis.reports.figures import embed  # matplotlib: only when a report is printed
 
     figures = [(chart.caption, embed(chart)) for chart in report.figures]
@@ -208,6 +209,24 @@ def write_shp_zip(report: Report, path: Path) -> None:
             pyogrio.write_dataframe(layer, target, driver="ESRI Shapefile", encoding="UTF-8")
             for part in sorted(Path(tmp).glob(f"{name}.*")):
                 zf.write(part, part.name)
+
+
+# A printed table longer than this (the household list of a county) is refused in HTML and PDF:
+# tens of thousands of rows made a 50 MB PDF in a minute that nobody reads; the XLSX and CSV hold it.
+PRINTED_ROWS_MAX = 3000
+
+
+def check_printable(report: Report, fmt: str) -> None:
+    """Refuse HTML or PDF of a report whose main table is longer than a printout should be."""
+    rows = len(report.sections[0].rows) if report.sections else 0
+    if fmt in ("html", "pdf") and rows > PRINTED_ROWS_MAX:
+        raise InvalidInput(
+            f"{report.zh}有 {rows:,} 行，超过可打印的 {PRINTED_ROWS_MAX:,} 行：请下载 XLSX 或 CSV，或选一个乡镇",
+            f"{report.en} has {rows:,} rows, more than the {PRINTED_ROWS_MAX:,} a printout holds: download XLSX or CSV, or choose one township",
+            field="format",
+            value=fmt,
+            rows=rows,
+        )
 
 
 def write(report: Report, fmt: str, path: Path, templates: Path) -> Path:
