@@ -25,8 +25,9 @@ from sqlalchemy import Engine, text
 
 from fupin_gis.catalog import Catalog
 from fupin_gis.coverage.snapshots import create_run
+from fupin_gis.coverage.verdicts import RULES
 from fupin_gis.main import create_app
-from fupin_gis.reports.build import REPORTS, RULES
+from fupin_gis.reports.build import REPORTS
 from fupin_gis.reports.render import FORMATS
 from fupin_gis.settings import CoverageSettings, Settings
 

@@ -22,10 +22,11 @@ from sqlalchemy import Engine, text
 from fupin_gis.catalog import Catalog
 from fupin_gis.coverage.checklists import load_checklists
 from fupin_gis.coverage.snapshots import create_run
+from fupin_gis.coverage.verdicts import RULES
 from fupin_gis.errors import InvalidInput, NotFound
 from fupin_gis.main import create_app
 from fupin_gis.reports import figures
-from fupin_gis.reports.build import RULES, build_report
+from fupin_gis.reports.build import build_report
 from fupin_gis.reports.render import write
 from fupin_gis.settings import CoverageSettings, Settings
 

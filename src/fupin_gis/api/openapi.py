@@ -13,7 +13,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from fupin_gis.catalog import Catalog
-from fupin_gis.reports.build import REPORTS, RULES
+from fupin_gis.coverage.verdicts import RULES
+from fupin_gis.reports.build import REPORTS
 from fupin_gis.reports.render import FORMATS
 from fupin_gis.tiles.mvt import GRIDS, MAX_ZOOM
 

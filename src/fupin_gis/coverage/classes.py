@@ -1,7 +1,8 @@
 """How the map colours villages by each coverage rule: a class per village, its colour and label.
 
 Each rule's class is computed in the coverage tiles (a property per rule, from the stored run), so
-switching the rule on the map restyles the villages without new tiles.
+switching the rule on the map restyles the villages without new tiles. The same SQL decides which
+rules a village fails in the reports (``coverage.verdicts``): a verdict is written once, here.
 """
 
 from __future__ import annotations
@@ -9,6 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 GREEN, ORANGE, RED, GREY = "#1a9850", "#fdae61", "#d73027", "#bdbdbd"
+# Farmland above 25° still to convert beyond this many mu fails rule 5 (a tenth of a mu, rounded:
+# what the reports print as 0.0 is converted).
+STEEP_LEFT_MU = 0.05
+# SQL: the village's steep farmland not converted, in mu (an unknown converted area counts as none)
+STEEP_LEFT = (
+    "(coalesce((c.result->'farmland'->>'steep_mu')::numeric, 0) "
+    "- coalesce((c.result->'farmland'->>'steep_converted_mu')::numeric, 0))"
+)
+# SQL: a facility check of the village not met (:facilities, the checklist's facility items)
+FACILITIES_FAILED = (
+    "EXISTS (SELECT 1 FROM jsonb_each(c.result->'checks') e "
+    "WHERE e.value->>'ok' = 'false' AND e.key = ANY(CAST(:facilities AS text[])))"
+)
 
 
 def _share(part: str, count: str, total: str) -> str:
@@ -29,6 +43,12 @@ class RuleClasses:
     en: str
     sql: str
     classes: dict[str, tuple[str, str]]  # class -> (colour, label)
+    failing: frozenset[str]  # the classes of a village that fails the rule
+
+    def fails_sql(self) -> str:
+        """SQL: true when the village (``c``, a row of coverage_villages) fails the rule; false
+        when it meets it or the run has no data for it."""
+        return f"coalesce(({self.sql}) IN ({', '.join(repr(k) for k in sorted(self.failing))}), false)"
 
 
 def _share_rule(
@@ -37,7 +57,14 @@ def _share_rule(
     """A rule judged by a share (``figures``: result part, count, total): all, partial, none, or empty."""
     every, some, none = words
     classes = {"all": (GREEN, every), "partial": (ORANGE, some), "none": (RED, none)}
-    return RuleClasses(field, label, en, _share(*figures), {**classes, "empty": (GREY, "无建档立卡户 / no households")})
+    return RuleClasses(
+        field,
+        label,
+        en,
+        _share(*figures),
+        {**classes, "empty": (GREY, "无建档立卡户 / no households")},
+        frozenset({"partial", "none"}),
+    )
 
 
 MAP_RULES: dict[str, RuleClasses] = {
@@ -52,6 +79,7 @@ MAP_RULES: dict[str, RuleClasses] = {
             "gap": (ORANGE, "需硬化 / road to harden"),
             "no_road": (RED, "无路可通 / no road within reach"),
         },
+        frozenset({"gap", "no_road"}),
     ),
     "water": _share_rule(
         "w",
@@ -80,6 +108,7 @@ MAP_RULES: dict[str, RuleClasses] = {
             "failed": (RED, "有未达标项 / a check not met"),
             "unknown": (GREY, "无数据 / no data"),
         },
+        frozenset({"failed"}),
     ),
     "farmland": RuleClasses(
         "f",
@@ -87,12 +116,12 @@ MAP_RULES: dict[str, RuleClasses] = {
         "Farmland above 25° converted",
         "CASE WHEN c.result->'farmland' IS NULL THEN NULL "
         "WHEN coalesce((c.result->'farmland'->>'steep_mu')::float, 0) = 0 THEN 'none' "
-        "WHEN (c.result->'farmland'->>'steep_mu')::float - (c.result->'farmland'->>'steep_converted_mu')::float > 0.05 "
-        "THEN 'unconverted' ELSE 'converted' END",
+        f"WHEN {STEEP_LEFT} > {STEEP_LEFT_MU} THEN 'unconverted' ELSE 'converted' END",
         {
             "converted": (GREEN, "已全部退耕 / all converted"),
             "unconverted": (RED, "有未退耕 / some not converted"),
             "none": (GREY, "无25°以上坡耕地 / none above 25°"),
         },
+        frozenset({"unconverted"}),
     ),
 }

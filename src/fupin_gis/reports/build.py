@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Engine, text
 
 from fupin_gis.catalog import Catalog
 from fupin_gis.coverage.checklists import Checklists, load_checklists
 from fupin_gis.coverage.snapshots import diff_runs, get_run
+from fupin_gis.coverage.verdicts import RULES, village_verdicts
 from fupin_gis.errors import InvalidInput, NotFound
 from fupin_gis.ledger.report_assets import ledger_report
 from fupin_gis.ledger.reports import LEDGER_REPORTS
@@ -28,21 +29,6 @@ REPORTS = {
 REPORTS.update(LEDGER_REPORTS)  # the project ledger's reports: from its facts, not from a coverage run
 
 
-class Rule(NamedTuple):
-    """A rule a village may fail, as the reports name it."""
-
-    zh: str
-    en: str
-
-
-RULES = {
-    "road": Rule("通硬化路", "road access"),
-    "water": Rule("安全饮水", "safe water"),
-    "rai": Rule("2公里内有全天候道路", "all-season road within 2 km"),
-    "farmland": Rule("25°以上坡耕地退耕", "steep farmland converted"),
-    "facilities": Rule("公共设施", "facilities"),
-    "checks": Rule("村七有", "village checks"),
-}
 PERSONAL = {"households"}
 WITH_GEOMETRY = {"villages-lacking", "summary"}  # the others have no Shapefile export
 # the first columns of every village and household table
@@ -116,22 +102,6 @@ def _checklists(catalog: Catalog, run: dict[str, Any]) -> Checklists | None:
         return None
 
 
-def village_lacks(v: dict[str, Any], facility_keys: set[str]) -> dict[str, bool]:
-    """Which rules a village of a snapshot fails (rules whose data the run lacks are not failed)."""
-    water = v.get("water") or {}
-    rai = v.get("rai") or {}
-    land = v.get("farmland") or {}
-    checks = v.get("checks") or {}
-    return {
-        "road": not v["road_access"]["connected"],
-        "water": water.get("households_covered", 0) < water.get("households", 0),
-        "rai": rai.get("population_within_2km", 0) < rai.get("population", 0),
-        "farmland": round((land.get("steep_mu") or 0) - (land.get("steep_converted_mu") or 0), 1) > 0,
-        "facilities": any(c["ok"] is False for k, c in checks.items() if k in facility_keys),
-        "checks": any(c["ok"] is False for c in checks.values()),
-    }
-
-
 def villages_lacking(
     engine: Engine, catalog: Catalog, run_id: int, area: str | None, rules: list[str] | None
 ) -> Report:
@@ -153,9 +123,11 @@ def villages_lacking(
     facility_keys = {i.key for i in lists.village if i.rule == "facilities"} if lists else set()
     road_keys = {i.key for i in lists.village if i.rule == "road_access"} if lists else set()
     chosen = rules or list(RULES)
+    with engine.connect() as conn:
+        verdicts = village_verdicts(conn, run_id, area, facility_keys)
     rows = []
     for v in run["villages"]:  # get_run read only the area's villages
-        lacks = village_lacks(v, facility_keys)
+        lacks = verdicts[v["code"]]
         if not any(lacks[r] for r in chosen):
             continue
         ra, water, rai, land = v["road_access"], v.get("water") or {}, v.get("rai") or {}, v.get("farmland") or {}
@@ -231,7 +203,7 @@ def villages_lacking(
         ),
         Chart(
             "图2 各乡镇缺项村数 / Villages lacking, by township",
-            lambda: figures.lacking_figure(run, names, facility_keys),
+            lambda: figures.lacking_figure(verdicts, names),
         ),
     ]
     return report

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from fupin_gis.coverage.verdicts import RULES, Verdicts  # noqa: E402
 from fupin_gis.reports.model import Chart, Section  # noqa: E402
 
 CJK = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
@@ -124,15 +125,13 @@ def access_figure(engine: Engine, run: dict[str, Any], area: str | None) -> Figu
     return fig
 
 
-def lacking_figure(run: dict[str, Any], names: dict[str, str], facility_keys: set[str]) -> Figure:
-    """Villages lacking each rule, by township (stacked horizontal bars)."""
-    from fupin_gis.reports.build import RULES, village_lacks
-
+def lacking_figure(verdicts: dict[str, Verdicts], names: dict[str, str]) -> Figure:
+    """Villages lacking each rule, by township (horizontal bars; ``verdicts``: per village of the
+    report's area, the rules it fails)."""
     _style()
     counts: dict[str, dict[str, int]] = {}
-    for v in run["villages"]:  # the report's area only (get_run)
-        lacks = village_lacks(v, facility_keys)
-        town = counts.setdefault(v["code"][:9], dict.fromkeys(RULES, 0))
+    for code, lacks in sorted(verdicts.items()):
+        town = counts.setdefault(code[:9], dict.fromkeys(RULES, 0))
         for r, bad in lacks.items():
             town[r] += bad
     if not counts:

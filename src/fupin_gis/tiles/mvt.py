@@ -14,7 +14,7 @@ import math
 from sqlalchemy import Connection, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
-from fupin_gis.coverage.classes import MAP_RULES
+from fupin_gis.coverage.classes import MAP_RULES, STEEP_LEFT
 from fupin_gis.errors import InvalidInput
 
 EXTENT = 4096
@@ -124,8 +124,7 @@ def coverage_query(z: int, grid: str = "w") -> str:
         + "round((c.result->'road_access'->>'gap_m')::numeric)::int AS gap_m, "
         "(c.result->'water'->>'households_covered')::int AS hh_water, (c.result->'water'->>'households')::int AS hh, "
         "(c.result->'rai'->>'population_within_2km')::int AS pop_2km, (c.result->'rai'->>'population')::int AS pop, "
-        "round(((c.result->'farmland'->>'steep_mu')::numeric - (c.result->'farmland'->>'steep_converted_mu')::numeric), 1)"
-        "::float AS steep_left, "
+        f"CASE WHEN c.result->'farmland' IS NOT NULL THEN round({STEEP_LEFT}, 1)::float END AS steep_left, "
         f"ST_AsMVTGeom({_to_tile(geom, grid)}, q.e, {EXTENT}, {BUFFER}, true) AS geom "
         "FROM villages l JOIN coverage_villages c ON c.code = l.code AND c.run_id = :run, q WHERE l.geom && q.g"
         ") t WHERE t.geom IS NOT NULL"

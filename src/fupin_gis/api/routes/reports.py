@@ -15,8 +15,9 @@ from fupin_gis.api.deps import CatalogDep, EngineDep, PrincipalDep, SettingsDep,
 from fupin_gis.auth.accounts import RUNNERS, record
 from fupin_gis.coverage.completeness import completeness
 from fupin_gis.coverage.snapshots import data_changed_since
+from fupin_gis.coverage.verdicts import RULES
 from fupin_gis.errors import Forbidden
-from fupin_gis.reports.build import PERSONAL, REPORTS, RULES, WITH_GEOMETRY, build_report
+from fupin_gis.reports.build import PERSONAL, REPORTS, WITH_GEOMETRY, build_report
 from fupin_gis.reports.model import Report
 from fupin_gis.reports.render import FORMATS, check_format, csv_lines, filename, html, write
 from fupin_gis.resources import render_template
@@ -115,7 +116,7 @@ def list_reports() -> dict:
             {"name": k, "label": zh, "label_en": en, "personal": k in PERSONAL} for k, (zh, en) in REPORTS.items()
         ],
         "formats": list(FORMATS),
-        "rules": [{"key": k, "label": zh, "label_en": en} for k, (zh, en) in RULES.items()],
+        "rules": [{"key": k, "label": r.zh, "label_en": r.en} for k, r in RULES.items()],
     }
 
 
