@@ -21,6 +21,7 @@ from fupin_gis.api.headers import SecurityHeaders
 from fupin_gis.api.openapi import openapi_with_vocabularies
 from fupin_gis.api.routes import auth, coverage, health, imports, layers, pages, profiles, reports, tiles, villages
 from fupin_gis.api.routes import project_actions as ledger_actions
+from fupin_gis.api.routes import project_pages as ledger_pages
 from fupin_gis.api.routes import projects as ledger_projects
 from fupin_gis.catalog import load_catalog
 from fupin_gis.db.engine import make_engine
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(villages.router)
     app.include_router(ledger_projects.router)
     app.include_router(ledger_actions.router)
+    app.include_router(ledger_pages.router)
     app.add_middleware(SecurityHeaders)
     app.mount("/vendor", StaticFiles(directory=settings.web_dir / "node_modules", check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static", check_dir=False), name="static")

@@ -80,15 +80,15 @@ def project_problems(led: Ledger, p: Project, day: date) -> list[dict[str, Any]]
             en = f"'{spec.en}' (notice {n['id']}) ran {n['days']} days of {spec.min_days}, ended {n['end_on']}; the work began {when}"
         out.append(base | {"kind": "notice", "zh": zh, "en": en, "ref": kind})
     for n in p.notices:  # a notice below its kind's least period, whatever waits for it
-        spec = led.rules.rules.disclosure.kinds.get(n["kind"])
-        if spec is not None and n["days"] < spec.min_days:
+        kind_of = led.rules.rules.disclosure.kinds.get(n["kind"])
+        if kind_of is not None and n["days"] < kind_of.min_days:
             unit = UNITS[n["day_unit"]][0]
             out.append(
                 base
                 | {
                     "kind": "notice",
-                    "zh": f"“{spec.label}”（公示 {n['id']}，{n['start_on']} 至 {n['end_on']}）仅 {n['days']} {unit}，规定不少于 {spec.min_days} {unit}",
-                    "en": f"'{spec.en}' (notice {n['id']}) ran {n['days']} days, less than {spec.min_days}",
+                    "zh": f"“{kind_of.label}”（公示 {n['id']}，{n['start_on']} 至 {n['end_on']}）仅 {n['days']} {unit}，规定不少于 {kind_of.min_days} {unit}",
+                    "en": f"'{kind_of.en}' (notice {n['id']}) ran {n['days']} days, less than {kind_of.min_days}",
                     "ref": n["id"],
                 }
             )

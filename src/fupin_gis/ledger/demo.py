@@ -45,7 +45,14 @@ TABLES = (
     "ledger_procurements, ledger_budget_lines, ledger_project_features, ledger_project_status, ledger_projects, "
     "ledger_tranches, ledger_programme_targets, ledger_programmes, ledger_events"
 )
-SURVEYED = datetime(2010, 12, 1, tzinfo=UTC)  # the works as the survey before the tranche found them
+SURVEYED = datetime(2010, 12, 1, tzinfo=UTC)
+# which of the registry's 2011 features a sub-project built, where its subtype alone does not say
+EXTRA = {
+    "village_road_renovate": ["surface <> 'hardened'"],
+    "canal_new": ["work = 'new'"],
+    "canal_renovated": ["work = 'renovated'"],
+}
+SHARED = {"group_road_renovate", "activity_rooms_rebuilt"}  # the works as the survey before the tranche found them
 
 
 def reset(engine: Engine) -> None:
@@ -69,13 +76,19 @@ def _features(conn: Connection, led: Ledger, subtype: str, villages: list[str]) 
     year = next((f for f in ("plan_year", "upgraded_year") if f in spec.field_names), None)
     if year:
         conds.append(f"{ident(year)} = 2011")
-    if "village_code" in spec.field_names:
-        conds.append("village_code = ANY(:v)")
+    if "village_code" in spec.field_names:  # by its village code, else where it lies
+        conds.append(
+            "(t.village_code = ANY(:v) OR (t.village_code IS NULL AND EXISTS (SELECT 1 FROM villages v "
+            "WHERE v.code = ANY(:v) AND ST_Intersects(v.geom, t.geom))))"
+        )
     if sub.min_width_m is not None:
         conds.append(f"coalesce(width_m, 0) >= {float(sub.min_width_m)}")
+    conds += EXTRA.get(subtype, [])
     if subtype == "reservoir":
         conds = ["risk = 'dangerous'"]
-    sql = f"SELECT id FROM {ident(spec.name)} WHERE {' AND '.join(conds) or 'true'} ORDER BY id"
+    if subtype in SHARED:  # the features another sub-project of the tranche already counts
+        return []
+    sql = f"SELECT t.id FROM {ident(spec.name)} t WHERE {' AND '.join(conds) or 'true'} ORDER BY t.id"
     return [int(i) for i in conn.execute(text(sql), params).scalars()]
 
 
