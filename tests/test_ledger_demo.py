@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from ledger_helpers import TODAY, ledger_on
+from ledger_helpers import TODAY, counts, ledger_on
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
@@ -180,3 +180,95 @@ def test_notice_sheet_pdf_frozen_and_read_back(led: Ledger, built: dict, tmp_pat
     result = CliRunner().invoke(cli, ["report", "notice", "-f", "pdf", "--notice", str(nid), "-o", str(out)], env=env)
     assert result.exit_code == 0, result.output
     assert out.read_bytes() == pdf and row["pdf_sha256"] in result.output
+
+
+def _cells(path: Path) -> list[list]:
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(path)["项目库"]
+    return [[c.value for c in row] for row in sheet.iter_rows()]
+
+
+def test_library_xlsx_round_trip(led: Ledger, built: dict, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from fupin_gis.ledger.demo import PLANNER
+    from fupin_gis.ledger.exchange import export_xlsx, import_xlsx
+
+    first = tmp_path / "projects.xlsx"
+    with led.engine.connect() as conn:
+        assert export_xlsx(conn, led, first) == 38
+    before = counts(led.engine)
+    dry = import_xlsx(led, PLANNER, first, dry_run=True)
+    assert dry.problems == [] and dry.unchanged == 38 and not dry.changed
+    again = import_xlsx(led, PLANNER, first)
+    assert again.unchanged == 38 and counts(led.engine) == before  # the same sheet changes nothing
+    second = tmp_path / "again.xlsx"
+    with led.engine.connect() as conn:
+        export_xlsx(conn, led, second)
+    assert _cells(first) == _cells(second)  # identical round trip
+    # edited in Excel: a project's content, and 1,234.56 yuan more from the county
+    book = load_workbook(first)
+    sheet = book["项目库"]
+    head = [c.value for c in sheet[2]]
+    row = next(r for r in sheet.iter_rows(min_row=3) if r[head.index("项目编号")].value == "TJ2011-30")
+    row[head.index("建设内容及规模")].value = "培训转移农民工620人（含电商培训）"
+    county = row[head.index("县级财政专项扶贫资金（万元）")]
+    total = row[head.index("资金规模合计（万元）")]
+    county.value = float(Decimal(str(county.value)) + Decimal("0.123456"))
+    total.value = float(Decimal(str(total.value)) + Decimal("0.123456"))
+    edited = tmp_path / "edited.xlsx"
+    book.save(edited)
+    dry = import_xlsx(led, PLANNER, edited, dry_run=True)
+    assert dry.changed == ["TJ2011-30"] and counts(led.engine) == before
+    done = import_xlsx(led, PLANNER, edited)
+    assert done.changed == ["TJ2011-30"] and not done.problems
+    p = fetch(led.engine, "TJ2011-30")
+    assert p.record["content"] == "培训转移农民工620人（含电商培训）" and p.lines_total == p.total
+    third = tmp_path / "third.xlsx"
+    with led.engine.connect() as conn:
+        export_xlsx(conn, led, third)
+    assert _cells(third) == _cells(edited)
+    # problems by row and column, nothing written
+    book = load_workbook(edited)
+    sheet = book["项目库"]
+    sheet.cell(row=4, column=head.index("建设地点（村代码）") + 1, value="511921999999")
+    sheet.cell(row=6, column=head.index("省级财政专项扶贫资金（万元）") + 1, value="十万")
+    bad = tmp_path / "bad.xlsx"
+    book.save(bad)
+    before = counts(led.engine)
+    report = import_xlsx(led, PLANNER, bad)
+    where = {(p["row"], p["column"]) for p in report.problems}
+    assert (4, "建设地点（村代码）") in where and (6, "省级财政专项扶贫资金（万元）") in where
+    assert not report.to_dict()["written"] and counts(led.engine) == before
+
+
+def test_oc4ids_and_fiscal_data_package(led: Ledger, built: dict) -> None:
+    import csv
+    import io
+    import json
+
+    from fupin_gis.ledger.publish import datapackage, oc4ids, spending
+
+    with led.engine.connect() as conn:
+        package = json.loads(oc4ids(conn, led))
+        rows = list(csv.DictReader(io.StringIO(spending(conn, led))))
+        lines = conn.execute(text("SELECT sum(amount_yuan) FROM ledger_budget_lines")).scalar_one()
+        paid = conn.execute(
+            text(
+                "SELECT sum(p.amount_yuan) FROM ledger_payments p WHERE (SELECT count(*) FROM ledger_approvals a "
+                "WHERE a.payment_id = p.id AND a.decision = 'approve') = 3"
+            )
+        ).scalar_one()
+    assert len(package["projects"]) == 38
+    road = next(p for p in package["projects"] if p["id"] == "TJ2011-02")
+    assert road["status"] == "completion" and road["completion"]["finalValue"]["currency"] == "CNY"
+    assert Decimal(str(road["budget"]["amount"]["amount"])) == fetch(led.engine, "TJ2011-02").total
+    assert {loc["geometry"]["type"] for loc in road["locations"] if "geometry" in loc} == {"MultiLineString"}
+    assert road["contractingProcesses"][0]["summary"]["tender"]["procurementMethod"] == "open"
+    total = {"approved": Decimal(0), "executed": Decimal(0)}
+    for r in rows:
+        total[r["phase"]] += Decimal(r["amount"])
+    assert total == {"approved": lines, "executed": paid}  # split to villages, every fen kept
+    fields = [f["name"] for f in datapackage(led)["resources"][0]["schema"]["fields"]]
+    assert fields == list(rows[0])

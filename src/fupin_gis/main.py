@@ -20,6 +20,7 @@ from fupin_gis.api.failures import add_failure_handlers
 from fupin_gis.api.headers import SecurityHeaders
 from fupin_gis.api.openapi import openapi_with_vocabularies
 from fupin_gis.api.routes import auth, coverage, health, imports, layers, pages, profiles, reports, tiles, villages
+from fupin_gis.api.routes import ledger_exchange as ledger_files
 from fupin_gis.api.routes import project_actions as ledger_actions
 from fupin_gis.api.routes import project_pages as ledger_pages
 from fupin_gis.api.routes import projects as ledger_projects
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ledger_projects.router)
     app.include_router(ledger_actions.router)
     app.include_router(ledger_pages.router)
+    app.include_router(ledger_files.router)
     app.add_middleware(SecurityHeaders)
     app.mount("/vendor", StaticFiles(directory=settings.web_dir / "node_modules", check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static", check_dir=False), name="static")

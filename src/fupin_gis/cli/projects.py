@@ -320,3 +320,64 @@ def close_cmd(
         close_project(led, who, code, parse_date(on, "on"), reason)
     status = "cancelled" if cancel else "closed"
     emit({"code": code, "status": status}, as_json, f"项目 {code}: {status}")
+
+
+@projects_app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="the library as XLSX in the national 项目库 layout")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="check only: write nothing")] = False,
+    as_json: JsonOpt = False,
+    actor: AsOpt = None,
+) -> None:
+    """Import the library sheet: all or nothing; problems by row and column (exit 2)."""
+    from fupin_gis.ledger.exchange import import_xlsx
+
+    led, who = context(ctx, as_json, actor)
+    report = import_xlsx(led, who, file, dry_run)
+    result = report.to_dict()
+    if as_json:
+        emit(result, True, "")
+    else:
+        for p in report.problems:
+            typer.echo(f"第 {p['row']} 行 row, {p['column'] or '—'}: {p['zh']} / {p['en']}")
+        typer.echo(
+            f"新增 added {len(report.added)}, 修改 changed {len(report.changed)}, 未变 unchanged {report.unchanged}"
+            + ("（试运行 dry run）" if dry_run else "")
+        )
+    if report.problems:
+        raise typer.Exit(2)
+
+
+@projects_app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")] = Path("projects.xlsx"),
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="xlsx (项目库), oc4ids (JSON) or fdp (spending CSV)")
+    ] = "xlsx",
+    actor: AsOpt = None,
+) -> None:
+    """Export the library (XLSX), the projects as OC4IDS JSON, or spending as a Fiscal Data Package."""
+    from fupin_gis.ledger import publish
+    from fupin_gis.ledger.exchange import export_xlsx
+
+    led, who = context(ctx, False, actor)
+    with who.scoped(led.engine).connect() as conn:
+        if fmt == "xlsx":
+            n = export_xlsx(conn, led, output)
+            typer.echo(f"{output}  ({n} 个项目 projects)")
+        elif fmt == "oc4ids":
+            output.write_text(publish.oc4ids(conn, led), "utf-8")
+            typer.echo(f"{output}  (OC4IDS)")
+        elif fmt == "fdp":
+            output.write_text(publish.spending(conn, led), "utf-8")
+            descriptor = output.with_name(output.stem + ".datapackage.json")
+            descriptor.write_text(
+                json.dumps(publish.datapackage(led, output.name), ensure_ascii=False, indent=1), "utf-8"
+            )
+            typer.echo(f"{output}, {descriptor}  (Fiscal Data Package)")
+        else:
+            raise InvalidInput(
+                f"格式 “{fmt}” 无效：xlsx、oc4ids、fdp", f"unknown format '{fmt}': xlsx, oc4ids, fdp", field="format"
+            )

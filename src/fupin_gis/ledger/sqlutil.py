@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -49,13 +50,30 @@ def lock_project(conn: Connection, code: str) -> None:
     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest[:8], "big", signed=True)})
 
 
+_CURRENT: ContextVar[Connection | None] = ContextVar("fupin_ledger_transaction", default=None)
+
+
 @contextmanager
 def acting(engine: Engine, who: Principal, project: str | None = None) -> Iterator[Connection]:
     """A transaction for ``who``: its scope and role (``Principal.scoped``, writes as the owner),
     its name in ``fupin.user`` (the database's separation-of-duties trigger reads it), and the
-    project, if any, locked. A refusal raised inside leaves nothing written."""
+    project, if any, locked. A refusal raised inside leaves nothing written.
+
+    Inside another ``acting`` block (an import of many projects, all or nothing) the actions join
+    the outer transaction: the outer block decides whether anything is written.
+    """
+    outer = _CURRENT.get()
+    if outer is not None:
+        if project is not None:
+            lock_project(outer, project)  # advisory locks are re-entrant within a session
+        yield outer
+        return
     with who.scoped(engine, rls=False).begin() as conn:
         conn.execute(text("SELECT set_config('fupin.user', :u, true)"), {"u": who.username})
-        if project is not None:
-            lock_project(conn, project)
-        yield conn
+        token = _CURRENT.set(conn)
+        try:
+            if project is not None:
+                lock_project(conn, project)
+            yield conn
+        finally:
+            _CURRENT.reset(token)
