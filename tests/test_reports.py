@@ -26,7 +26,7 @@ from fupin_gis.coverage.verdicts import RULES
 from fupin_gis.errors import InvalidInput, NotFound
 from fupin_gis.main import create_app
 from fupin_gis.reports import figures
-from fupin_gis.reports.build import build_report
+from fupin_gis.reports.build import build_report, latest_run
 from fupin_gis.reports.render import write
 from fupin_gis.settings import CoverageSettings, Settings
 
@@ -521,3 +521,42 @@ def test_bad_report_requests(client: TestClient, url: str, status: int, field: s
     assert body["message"] and body["message_en"] and body["code"]
     if field:
         assert body["field"] == field
+
+
+def test_one_registry_names_the_reports_everywhere(client: TestClient, import_engine: Engine, catalog: Catalog) -> None:
+    """The command line's report names and formats, the API's list and the download route all come
+    from the registry: a report registered with one call is offered, built and checked everywhere."""
+    from fupin_gis.cli.reports import ReportFormat, ReportName
+    from fupin_gis.reports.build import REPORTS
+    from fupin_gis.reports.model import Column, Report, Section
+    from fupin_gis.reports.registry import ALL_FORMATS, REGISTRY, ReportKind, ReportRequest, register
+
+    assert [n.value for n in ReportName] == list(REPORTS) and [f.value for f in ReportFormat] == list(ALL_FORMATS)
+    listed = client.get("/api/reports").json()["reports"]
+    assert [r["name"] for r in listed] == list(REPORTS)
+    assert {r["name"] for r in listed if "shp" in r["formats"]} == {"villages-lacking", "summary"}
+    refused = client.get("/reports/changes.shp")  # no geometry: refused before anything is built
+    assert refused.status_code == 400 and refused.json()["field"] == "format"
+
+    def tiny(q: ReportRequest) -> Report:
+        rows = [{"code": q.area or "all", "n": q.run_id}]
+        return Report(
+            "tiny",
+            "小表",
+            "Tiny",
+            {"run_id": q.run_id},
+            [],
+            [Section("t", "表", "T", [Column("code", "代码", "Code"), Column("n", "运行", "Run", "int")], rows)],
+        )
+
+    register(ReportKind("tiny", "小表", "Tiny", tiny, ("csv", "xlsx")))
+    try:
+        report = build_report(import_engine, catalog, "tiny", area="511921")
+        assert report.sections[0].rows == [{"code": "511921", "n": latest_run(import_engine)}]
+        answer = client.get("/reports/tiny.csv?township=511921")
+        assert answer.status_code == 200 and "511921" in answer.content.decode("utf-8-sig")
+        assert client.get("/reports/tiny.pdf").json()["field"] == "format"
+        with pytest.raises(ValueError, match="twice"):
+            register(ReportKind("tiny", "小表", "Tiny", tiny))
+    finally:
+        REGISTRY.pop("tiny")

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fupin_gis.catalog import Catalog
 from fupin_gis.coverage.verdicts import RULES
 from fupin_gis.reports.build import REPORTS
+from fupin_gis.reports.registry import ALL_FORMATS
 from fupin_gis.reports.render import FORMATS
 from fupin_gis.tiles.mvt import GRIDS, MAX_ZOOM
 
@@ -80,7 +81,7 @@ def _parameters(path: str, operation: dict[str, Any], catalog: Catalog) -> None:
         elif where == "path" and name == "name" and "/reports/" in path:
             _enum(schema, list(REPORTS))
         elif where == "path" and name == "fmt":
-            _enum(schema, list(FORMATS))
+            _enum(schema, list(ALL_FORMATS))
         elif where == "query" and name == "rule":
             _enum(schema, list(RULES))
         elif where == "query" and name == "grid":
@@ -104,7 +105,7 @@ def _responses(path: str, operation: dict[str, Any]) -> None:
         ok["content"] = {MVT: {"schema": {"type": "string", "format": "binary"}}}
         responses["304"] = {"description": "未改变 / not modified (If-None-Match)"}
     elif path.startswith("/reports/{name}"):
-        ok["content"] = {media.split(";")[0]: {"schema": {"type": "string"}} for media, _ in FORMATS.values()}
+        ok["content"] = {f.media.split(";")[0]: {"schema": {"type": "string"}} for f in FORMATS.values()}
     page = "text/html" in ok.get("content", {})
     if page:
         responses["303"] = {"description": "去登录 / to the sign-in page (no account)"}

@@ -1,48 +1,32 @@
-"""``fupin-gis report``: reports from a coverage snapshot, in every format."""
+"""``fupin-gis report``: any registered report (``fupin_gis.reports.registry``), in every format it has."""
 
 from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fupin_gis.cli.common import app, console, load_settings, open_catalog, open_engine
 from fupin_gis.errors import NotFound
+from fupin_gis.reports.build import REPORTS
+from fupin_gis.reports.registry import ALL_FORMATS
 
-
-class ReportName(StrEnum):
-    """The reports (see ``fupin_gis.reports.build.REPORTS``)."""
-
-    villages_lacking = "villages-lacking"
-    summary = "summary"
-    plan_vs_actual = "plan-vs-actual"
-    households = "households"
-    changes = "changes"
-    funds = "funds"
-    plan_money = "plan-money"
-    notice = "notice"
-    assets = "assets"
-    compliance = "compliance"
-
-
-class ReportFormat(StrEnum):
-    """The report formats."""
-
-    html = "html"
-    pdf = "pdf"
-    xlsx = "xlsx"
-    csv = "csv"
-    gpkg = "gpkg"
-    shp = "shp"
+if TYPE_CHECKING:
+    ReportName = StrEnum
+    ReportFormat = StrEnum
+else:  # the choices the command offers: the registry's reports and formats
+    ReportName = StrEnum("ReportName", {name.replace("-", "_"): name for name in REPORTS})
+    ReportFormat = StrEnum("ReportFormat", {fmt: fmt for fmt in ALL_FORMATS})
+HTML = ReportFormat("html")
 
 
 @app.command("report")
 def report_cmd(
     name: Annotated[ReportName, typer.Argument(help="which report")],
-    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="output format")] = ReportFormat.html,
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="output format")] = HTML,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="file to write (default: NAME-runN.FORMAT)")
     ] = None,
@@ -58,13 +42,15 @@ def report_cmd(
     ] = None,
     notice: Annotated[int | None, typer.Option("--notice", help="notice: which one (default: the newest)")] = None,
 ) -> None:
-    """Write a report: villages-lacking, summary, plan-vs-actual, households, changes (from a coverage snapshot);
-    funds, plan-money, notice, assets, compliance (from the project ledger)."""
+    """Write a report (``fupin_gis.reports.registry``): villages-lacking, summary, plan-vs-actual,
+    households, changes (from a coverage snapshot); funds, plan-money, notice, assets, compliance
+    (from the project ledger)."""
     from fupin_gis.reports.build import build_report
     from fupin_gis.reports.render import filename, write
 
     settings = load_settings()
-    if name == ReportName.notice and fmt == ReportFormat.pdf:  # the sheet frozen at posting, byte for byte
+    REPORTS[name.value].check_format(fmt.value)
+    if name.value == "notice" and fmt.value == "pdf":  # the sheet frozen at posting, byte for byte
         from fupin_gis.ledger.report_assets import frozen_pdf
 
         nid, pdf = frozen_pdf(open_engine(), notice)
@@ -75,12 +61,7 @@ def report_cmd(
         typer.echo(f"{path}  (公示 notice {nid}, sha256 {hashlib.sha256(pdf).hexdigest()})")
         return
     with console.status("生成报表 / building the report…"):
-        if name == ReportName.notice:
-            from fupin_gis.ledger.report_assets import ledger_report
-
-            report = ledger_report(open_engine(), open_catalog(), name.value, None, notice)
-        else:
-            report = build_report(open_engine(), open_catalog(), name.value, run, township, rule, since)
+        report = build_report(open_engine(), open_catalog(), name.value, run, township, rule, since, notice)
         path = output or Path(filename(report, fmt.value))
         write(report, fmt.value, path, settings.web_dir / "templates")
     rows = len(report.sections[0].rows)

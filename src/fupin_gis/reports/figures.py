@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from fupin_gis.auth.scope import is_county, township_of  # noqa: E402
 from fupin_gis.coverage.verdicts import RULES, Verdicts  # noqa: E402
 from fupin_gis.reports.model import Chart, Section  # noqa: E402
 
@@ -100,7 +101,7 @@ def access_figure(engine: Engine, run: dict[str, Any], area: str | None) -> Figu
                 "SELECT code, name, ST_SimplifyPreserveTopology(geom, :t) AS geom, seat FROM townships WHERE code LIKE :a"
             ),
             conn,
-            params={"a": (area or "")[:9] + "%", "t": tol},
+            params={"a": township_of(area or "") + "%", "t": tol},
         )
         roads = gpd.read_postgis(text("SELECT id, geom FROM roads WHERE id = ANY(:ids)"), conn, params={"ids": gaps})
     fig, ax = plt.subplots(figsize=(8, 8))
@@ -131,7 +132,7 @@ def lacking_figure(verdicts: dict[str, Verdicts], names: dict[str, str]) -> Figu
     _style()
     counts: dict[str, dict[str, int]] = {}
     for code, lacks in sorted(verdicts.items()):
-        town = counts.setdefault(code[:9], dict.fromkeys(RULES, 0))
+        town = counts.setdefault(township_of(code), dict.fromkeys(RULES, 0))
         for r, bad in lacks.items():
             town[r] += bad
     if not counts:
@@ -151,7 +152,7 @@ def summary_figure(units: list[dict[str, Any]]) -> Figure:
     """Share of villages with road access, households with safe water, and the RAI, by township
     (``units``: the summary's rows keyed by column)."""
     _style()
-    towns = [u for u in units if len(u["code"]) == 9]
+    towns = [u for u in units if not is_county(u["code"])]
     if not towns:
         return _nothing()
     frame = pd.DataFrame(

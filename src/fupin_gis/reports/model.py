@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import geopandas as gpd
-import pandas as pd
+if TYPE_CHECKING:  # pandas and geopandas load when a table is written, not for every command
+    import geopandas as gpd
+    import pandas as pd
 
 Kind = Literal["text", "int", "num1", "num2", "pct", "bool"]
 
@@ -62,6 +63,8 @@ class Section:
 
     def frame(self) -> pd.DataFrame:
         """The rows as a DataFrame with one column per key, in the columns' order."""
+        import pandas as pd
+
         return pd.DataFrame(self.rows, columns=self.keys())
 
 

@@ -11,7 +11,7 @@ import zipfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import pyogrio
@@ -21,16 +21,26 @@ from openpyxl.styles import Alignment, Font, PatternFill
 
 from fupin_gis.errors import InvalidInput, ReportFailed
 from fupin_gis.reports.model import Column, Report, Section, cell
+from fupin_gis.reports.registry import ALL_FORMATS
 from fupin_gis.resources import render_template
 
+
+class Format(NamedTuple):
+    """A report format: the media type it is served as, the suffix of its file."""
+
+    media: str
+    suffix: str
+
+
 FORMATS = {
-    "html": ("text/html; charset=utf-8", ".html"),
-    "pdf": ("application/pdf", ".pdf"),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
-    "csv": ("text/csv; charset=utf-8", ".csv"),
-    "gpkg": ("application/geopackage+sqlite3", ".gpkg"),
-    "shp": ("application/zip", ".shp.zip"),
+    "html": Format("text/html; charset=utf-8", ".html"),
+    "pdf": Format("application/pdf", ".pdf"),
+    "xlsx": Format("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
+    "csv": Format("text/csv; charset=utf-8", ".csv"),
+    "gpkg": Format("application/geopackage+sqlite3", ".gpkg"),
+    "shp": Format("application/zip", ".shp.zip"),
 }
+assert tuple(FORMATS) == ALL_FORMATS  # the registry's list, with media types and suffixes
 NUMBER_FORMATS = {"int": "#,##0", "num1": "#,##0.0", "num2": "#,##0.00", "pct": "0.0%"}
 
 
@@ -49,7 +59,7 @@ def check_format(fmt: str) -> str:
 def filename(report: Report, fmt: str) -> str:
     """A download name: report, run (or the tag a report not made from a run gives), format."""
     tag = report.run.get("tag") or f"run{report.run['run_id']}"
-    return f"{report.name}-{tag}{FORMATS[fmt][1]}"
+    return f"{report.name}-{tag}{FORMATS[fmt].suffix}"
 
 
 def csv_lines(report: Report) -> Iterator[str]:

@@ -17,8 +17,9 @@ from fupin_gis.coverage.completeness import completeness
 from fupin_gis.coverage.snapshots import data_changed_since
 from fupin_gis.coverage.verdicts import RULES
 from fupin_gis.errors import Forbidden
-from fupin_gis.reports.build import PERSONAL, REPORTS, WITH_GEOMETRY, build_report
+from fupin_gis.reports.build import REPORTS, build_report
 from fupin_gis.reports.model import Report
+from fupin_gis.reports.registry import report_kind
 from fupin_gis.reports.render import FORMATS, check_format, csv_lines, filename, html, write
 from fupin_gis.resources import render_template
 
@@ -36,15 +37,21 @@ def requested_report(
     since: Annotated[int | None, Query(description="changes: the earlier run (default: the one before)")] = None,
 ) -> Report:
     """The report a request names, built as the asking account sees the data."""
-    if name in PERSONAL and not principal.personal:
+    kind = report_kind(name)
+    if kind.personal and not principal.personal:
         # Household rows are personal data: only roles allowed to see it may have them (row-level
         # security hides the rows too; this says why instead of answering an empty list).
         raise Forbidden(
-            f"农户清单含个人信息：角色 {principal.role} 无权查看",
-            f"The household list is personal data: role {principal.role} may not see it",
+            f"{kind.zh}含个人信息：角色 {principal.role} 无权查看",
+            f"{kind.en} is personal data: role {principal.role} may not see it",
             report=name,
         )
     return build_report(engine, catalog, name, run, township, rule, since)
+
+
+def requested_format(name: str, fmt: str) -> str:
+    """The format a download asks for, checked for the report before it is built."""
+    return report_kind(name).check_format(check_format(fmt))
 
 
 ReportDep = Annotated[Report, Depends(requested_report)]
@@ -67,9 +74,7 @@ def reports_page(
         settings.web_dir / "templates",
         "reports.html",
         reports=REPORTS,
-        formats=FORMATS,
-        personal=set() if principal.personal else PERSONAL,
-        with_geometry=WITH_GEOMETRY,
+        may_see_personal=principal.personal,
         rules=RULES,
         runs=runs,
         towns=towns,
@@ -82,7 +87,7 @@ def reports_page(
 
 @router.get("/reports/{name}.{fmt}", response_model=None)
 def download(
-    fmt: Annotated[str, Depends(check_format)],  # checked before the report is built
+    fmt: Annotated[str, Depends(requested_format)],  # checked before the report is built
     system: SystemEngineDep,
     principal: PrincipalDep,
     settings: SettingsDep,
@@ -101,11 +106,11 @@ def download(
         return HTMLResponse(html(report, templates))
     if fmt == "csv":
         return StreamingResponse(
-            (chunk.encode("utf-8") for chunk in csv_lines(report)), media_type=FORMATS["csv"][0], headers=attachment
+            (chunk.encode("utf-8") for chunk in csv_lines(report)), media_type=FORMATS["csv"].media, headers=attachment
         )
     tmp = tempfile.TemporaryDirectory(prefix="fupin-report-")
     path = write(report, fmt, Path(tmp.name) / filename(report, fmt), templates)
-    return FileResponse(path, media_type=FORMATS[fmt][0], headers=attachment, background=BackgroundTask(tmp.cleanup))
+    return FileResponse(path, media_type=FORMATS[fmt].media, headers=attachment, background=BackgroundTask(tmp.cleanup))
 
 
 @router.get("/api/reports")
@@ -113,7 +118,8 @@ def list_reports() -> dict:
     """The reports, formats and rules."""
     return {
         "reports": [
-            {"name": k, "label": zh, "label_en": en, "personal": k in PERSONAL} for k, (zh, en) in REPORTS.items()
+            {"name": k.name, "label": k.zh, "label_en": k.en, "personal": k.personal, "formats": list(k.formats)}
+            for k in REPORTS.values()
         ],
         "formats": list(FORMATS),
         "rules": [{"key": k, "label": r.zh, "label_en": r.en} for k, r in RULES.items()],
