@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ogc_helpers import ogc_engine, ogc_template  # noqa: F401  (fixtures of tests/test_ogc_*.py)
 from sqlalchemy import Connection, Engine, create_engine
 
 from fupin_gis.catalog import Catalog, load_catalog

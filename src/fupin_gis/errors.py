@@ -165,6 +165,21 @@ STATUS_CODES[DatabaseDiskFull] = 507  # Insufficient Storage: retrying will not 
 STATUS_CODES.update({ImportRefused: 400, UploadTooLarge: 413, UnsupportedFormat: 415, BatchConflict: 409})
 
 
+class PreconditionFailed(FupinError):
+    """A conditional request (``If-Match``) whose condition no longer holds: the feature changed since it was read."""
+
+    code = "precondition_failed"
+
+
+class FeatureExists(FupinError):
+    """A new feature whose key another feature of the layer already has."""
+
+    code = "feature_exists"
+
+
+STATUS_CODES.update({PreconditionFailed: 412, FeatureExists: 409})
+
+
 class RuleRefused(InvalidInput):
     """A fund rule (``plans/fund-rules.toml``) refuses a ledger action: names the rule, its check,
     the configured value and the figures. 409 Conflict: the request is well formed, but the

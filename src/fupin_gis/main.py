@@ -21,6 +21,7 @@ from fupin_gis.api.headers import SecurityHeaders
 from fupin_gis.api.openapi import openapi_with_vocabularies
 from fupin_gis.api.routes import auth, coverage, health, imports, layers, pages, profiles, reports, tiles, villages
 from fupin_gis.api.routes import ledger_exchange as ledger_files
+from fupin_gis.api.routes import ogc as ogc_routes
 from fupin_gis.api.routes import project_actions as ledger_actions
 from fupin_gis.api.routes import project_pages as ledger_pages
 from fupin_gis.api.routes import projects as ledger_projects
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(tiles.router)
     app.include_router(villages.router)
+    ogc_routes.install(app)  # /ogc: OGC API Features and Tiles
     app.include_router(ledger_projects.router)
     app.include_router(ledger_actions.router)
     app.include_router(ledger_pages.router)

@@ -132,6 +132,28 @@ class LedgerSettings(BaseModel):
     )
 
 
+class OgcSettings(BaseModel):
+    """OGC API Features and Tiles under ``/ogc`` (QGIS, GDAL/OGR, OWSLib)."""
+
+    public_url: str | None = Field(
+        default=None,
+        description="The address clients reach /ogc at (behind a proxy, e.g. https://gis.example.cn/ogc); unset: the request's.",
+    )
+    cursor_secret: str | None = Field(
+        default=None,
+        description="Key that signs the paging cursors; unset: generated once and kept in secret_file.",
+    )
+    secret_file: Path = Field(
+        default=Path("var/ogc-cursor.key"),
+        description="Where the generated cursor key is kept (relative: to the cwd); every server process of a machine shares it.",
+    )
+    count_timeout_ms: int = Field(
+        default=2000, ge=1, description="numberMatched is counted once, within this time; omitted when it runs out."
+    )
+    default_limit: int = Field(default=1000, ge=1, le=10_000, description="Features a page holds unless asked.")
+    max_limit: int = Field(default=10_000, ge=1, le=10_000, description="The most features one page may hold.")
+
+
 class Settings(BaseSettings):
     """Every setting of fupin-gis; read from the environment (``FUPIN_DB__URL`` …) and ``.env``."""
 
@@ -143,6 +165,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     ingest: IngestSettings = IngestSettings()
     coverage: CoverageSettings = CoverageSettings()
+    ogc: OgcSettings = OgcSettings()
     ledger: LedgerSettings = LedgerSettings()
     catalog_dir: Path = Field(default_factory=lambda: data_dir("layers"))
     web_dir: Path = Field(default_factory=lambda: data_dir("web"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from fupin_gis.cli import demo, imports, reports  # noqa: F401  (their commands sit on the root app)
+from fupin_gis.cli import demo, edits, imports, reports  # noqa: F401  (their commands sit on the root app)
 from fupin_gis.cli.common import app
 from fupin_gis.cli.coverage import coverage_app
 from fupin_gis.cli.db import db_app

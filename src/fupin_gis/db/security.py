@@ -54,6 +54,45 @@ def predicate(spec: LayerSpec, alias: str = "") -> str:
     return f"{cond} AND fupin_personal()" if spec.restricted else cond
 
 
+# Writes (OGC API transactions run as the scoped role): the role may write the layer — the
+# administrative units, whose polygons and codes define every scope, by admins only — and the row,
+# before and after, lies in the scope. The owner (imports, page edits, the command line) is not
+# subject to policies; those paths ask ``ingest.batches.check_write`` the same questions.
+WRITE_FUNCTIONS = """
+CREATE OR REPLACE FUNCTION fupin_writes(admin_only boolean) RETURNS boolean LANGUAGE sql STABLE AS
+$$ SELECT coalesce(current_setting('fupin.role', true), '') IN ('', 'admin')
+     OR (NOT admin_only AND current_setting('fupin.role', true) = 'engineer') $$;
+"""
+
+
+def write_predicate(spec: LayerSpec) -> str:
+    """The SQL condition a row of ``spec`` must meet, before and after, for the current account to write it."""
+    return f"fupin_writes({'true' if spec.group == 'admin' else 'false'}) AND {predicate(spec)}"
+
+
+def apply_write_policies(conn: Connection, catalog: Catalog) -> None:
+    """Policies ``WITH CHECK`` for INSERT, UPDATE and DELETE on every layer (idempotent)."""
+    conn.execute(text(WRITE_FUNCTIONS))
+    for spec in catalog.ordered():
+        cond = write_predicate(spec)
+        for name, clause in (
+            ("fupin_insert", f"FOR INSERT WITH CHECK ({cond})"),
+            ("fupin_update", f"FOR UPDATE USING ({cond}) WITH CHECK ({cond})"),
+            ("fupin_delete", f"FOR DELETE USING ({cond})"),
+        ):
+            conn.execute(text(f"DROP POLICY IF EXISTS {name} ON {spec.name}"))
+            conn.execute(text(f"CREATE POLICY {name} ON {spec.name} {clause}"))
+
+
+def grant_writes(conn: Connection, catalog: Catalog) -> None:
+    """What the scoped role needs to write a layer as one audited, reversible batch."""
+    layers = ", ".join(spec.name for spec in catalog.ordered())
+    conn.execute(text(f"GRANT INSERT, UPDATE, DELETE ON {layers} TO {SCOPED_ROLE}"))
+    conn.execute(text(f"GRANT INSERT, UPDATE ON batches TO {SCOPED_ROLE}"))
+    conn.execute(text(f"GRANT INSERT ON feature_history, audit_log TO {SCOPED_ROLE}"))
+    conn.execute(text(f"GRANT DELETE ON tile_cache, tile_overview, tile_overview_built TO {SCOPED_ROLE}"))
+
+
 def apply_row_security(conn: Connection, catalog: Catalog) -> bool:
     """Create the functions and policies (idempotent). False when the scoped role does not exist."""
     conn.execute(text(FUNCTIONS))
@@ -64,6 +103,7 @@ def apply_row_security(conn: Connection, catalog: Catalog) -> bool:
         conn.execute(text(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"))
         conn.execute(text(f"DROP POLICY IF EXISTS fupin_scope ON {table}"))
         conn.execute(text(f"CREATE POLICY fupin_scope ON {table} FOR SELECT USING ({cond})"))
+    apply_write_policies(conn, catalog)
     from fupin_gis.ledger.security import apply_ledger_security
 
     apply_ledger_security(conn)  # the project ledger's tables, by the project's township and villages
@@ -84,4 +124,5 @@ def apply_row_security(conn: Connection, catalog: Catalog) -> bool:
     conn.execute(text(f"REVOKE ALL ON users, api_tokens, sessions, audit_log FROM {SCOPED_ROLE}"))
     conn.execute(text(f"GRANT INSERT ON tile_cache, tile_overview, tile_overview_built TO {SCOPED_ROLE}"))
     conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {SCOPED_ROLE}"))
+    grant_writes(conn, catalog)
     return True

@@ -36,7 +36,8 @@ def tile(
     access; ``all`` holds the catalog layers named in ``layers``, each as its own MVT layer.
 
     Revalidated on every use (``no-cache`` with an ETag): an import or rollback drops the tiles it
-    touches in its own transaction, so a browser never keeps a stale tile.
+    touches in its own transaction, so a browser never keeps a stale tile; ``private``: a tile drawn
+    for one account's scope is never kept by a shared cache for another.
     """
     check_tile(z, x, y, grid)
     names = [n for n in (layers or "").split(",") if n]
@@ -65,7 +66,7 @@ def tile(
         ((data, etag),) = get_tiles(
             engine, catalog, [layer], z, x, y, run, principal.tile_key, principal.unrestricted, grid
         )
-    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     if "gzip" in request.headers.get("accept-encoding", ""):
