@@ -21,7 +21,12 @@ router = APIRouter(tags=["projects"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@router.get("/api/ledger/export.xlsx", response_model=None)
+@router.get(
+    "/api/ledger/export.xlsx",
+    response_model=None,
+    response_class=FileResponse,
+    responses={200: {"content": {XLSX: {}}, "description": "the library sheet"}},
+)
 def export(engine: EngineDep, led: LedgerDep) -> FileResponse:
     """The library in the national 项目库 layout (the projects the account sees)."""
     tmp = tempfile.TemporaryDirectory(prefix="fupin-ledger-")
@@ -54,7 +59,11 @@ def oc4ids(engine: EngineDep, led: LedgerDep) -> Response:
         return Response(publish.oc4ids(conn, led), media_type="application/json")
 
 
-@router.get("/api/ledger/spending.csv")
+@router.get(
+    "/api/ledger/spending.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "the Fiscal Data Package's CSV"}},
+)
 def spending(engine: EngineDep, led: LedgerDep) -> Response:
     """Spending as the CSV of a Fiscal Data Package (budget lines approved, payments executed, by village)."""
     with engine.connect() as conn:

@@ -168,7 +168,7 @@ def draft(led: LedgerDep, principal: PrincipalDep, run: Annotated[int, Query(des
     return answer(drafts.draft_from_run(led, principal, run), 201)
 
 
-@router.get("/api/projects/compliance")
+@router.get("/api/ledger/compliance")
 def compliance_list(engine: EngineDep, led: LedgerDep) -> Response:
     """Notices missing or too short, payments without evidence or above the cap, overdue findings, missing tenders."""
     with engine.connect() as conn:
