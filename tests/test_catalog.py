@@ -6,8 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, text
 
 from fupin_gis.catalog import Catalog, load_catalog
+from fupin_gis.catalog.names import LATER_RESERVED, RESERVED_WORDS, sql_name_problem
 from fupin_gis.errors import CatalogError
 
 BRIEF_LAYERS = {
@@ -84,6 +86,12 @@ def _copy(tmp_path: Path, catalog: Catalog) -> Path:
         ("roads.toml", 'hardened = { color = "#cb181d"', 'paved = { color = "#cb181d"', "style.values.paved"),
         ("facilities.toml", '"卫生站"', '"小学"', "values"),
         ("households.toml", "[style]", "[style\n", "(syntax)"),
+        # names written into SQL: reserved words and bad characters refused, in every place
+        ("roads.toml", 'name = "plan_year"', 'name = "order"', "fields[6].name"),
+        ("roads.toml", 'name = "plan_year"', 'name = "Plan-Year"', "fields[6].name"),
+        ("villages.toml", 'seat = { name = "seat"', 'seat = { name = "user"', "seat.name"),
+        ("roads.toml", 'by = "surface"', 'by = "select"', "style.by"),
+        ("roads.toml", 'popup = ["code"', 'popup = ["code; drop table roads"', "style.popup"),
     ],
 )
 def test_broken_catalog_names_file_and_key(
@@ -116,3 +124,28 @@ def test_cli_validate(catalog: Catalog) -> None:
     result = CliRunner().invoke(app, ["layers", "validate"])
     assert result.exit_code == 0, result.output
     assert f"{len(catalog.layers)} layers" in result.output
+
+
+def test_reserved_words_are_the_servers(engine: Engine) -> None:
+    """The catalog's list of SQL reserved words is PostgreSQL's own (``pg_get_keywords``)."""
+    with engine.connect() as conn:
+        server = set(conn.execute(text("SELECT word FROM pg_get_keywords() WHERE catcode IN ('R', 'T')")).scalars())
+        version = conn.execute(text("SHOW server_version_num")).scalar_one()
+    assert len(server) > 90 and server <= RESERVED_WORDS
+    later = RESERVED_WORDS - server
+    assert later == (LATER_RESERVED if int(version) < 160000 else set()), later
+    assert sql_name_problem("order") and sql_name_problem("road-class") and sql_name_problem("roads") is None
+
+
+def test_one_quoting_helper_and_the_storage_srid_from_the_catalog() -> None:
+    """Identifiers reach SQL through ``db.sql.ident`` (psycopg's quoting); the storage CRS is the
+    catalog's, not a literal in the modules that once wrote 4490 (the 天地图 grid keeps its own)."""
+    from fupin_gis.db.sql import column, ident, literal
+
+    assert ident("roads") == '"roads"' and ident('a"b') == '"a""b"' and ident("public", "roads") == '"public"."roads"'
+    assert column("l", "surface") == '"l"."surface"' and literal("it's") == "'it''s'"
+    src = Path(__file__).resolve().parents[1] / "src" / "fupin_gis"
+    for module in ("mapping/village.py", "coverage/topology.py", "reports/figures.py", "db/schema.py"):
+        assert "4490" not in (src / module).read_text("utf-8"), module
+    tiles = [line for line in (src / "tiles/mvt.py").read_text("utf-8").splitlines() if "4490" in line]
+    assert all("CGCS2000" in line for line in tiles), tiles

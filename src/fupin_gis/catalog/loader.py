@@ -40,7 +40,9 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 def _validation_error(path: Path, exc: ValidationError) -> CatalogError:
     first = exc.errors()[0]
-    return _fail(path, _loc(tuple(first["loc"])), first["msg"], first["msg"])
+    msg = str(first["msg"]).removeprefix("Value error, ")
+    zh, _, en = msg.partition(" / ")  # the catalog's own checks say it in both languages
+    return _fail(path, _loc(tuple(first["loc"])), zh, en or zh)
 
 
 def load_catalog(directory: Path) -> Catalog:
@@ -83,8 +85,7 @@ def load_catalog(directory: Path) -> Catalog:
 
 
 def _check_layer(path: Path, spec: LayerSpec, catalog: Catalog) -> None:
-    if not IDENTIFIER.match(spec.name):
-        raise _fail(path, "name", "不是合法的标识符", "not a valid identifier (a-z, 0-9, _)")
+    # the names written into SQL (layer, fields, seat, key, style.by) are SqlName: checked by the models
     seen: dict[str, str] = {}
     aliases: dict[str, str] = {}
     for i, field in enumerate(spec.fields):
@@ -114,8 +115,6 @@ def _check_layer(path: Path, spec: LayerSpec, catalog: Catalog) -> None:
 
 
 def _check_field(path: Path, key: str, field: FieldSpec, catalog: Catalog) -> None:
-    if not IDENTIFIER.match(field.name):
-        raise _fail(path, f"{key}.name", "不是合法的标识符", "not a valid identifier (a-z, 0-9, _)")
     if field.type == "enum":
         if (field.enum is None) == (field.values is None):
             raise _fail(

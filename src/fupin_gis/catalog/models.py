@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+from fupin_gis.catalog.names import IDENTIFIER, SqlName
+
+__all__ = ["IDENTIFIER", "SYSTEM_COLUMNS", "Catalog", "EnumDef", "EnumValue", "FieldSpec", "LayerSpec", "SqlName"]
 # Columns every layer table has; catalog fields may not reuse these names.
 SYSTEM_COLUMNS = ("id", "geom", "extra", "batch_id", "created_at", "updated_at")
 
@@ -39,7 +40,7 @@ class EnumDef(_Strict):
 class FieldSpec(_Strict):
     """One attribute of a layer: type, labels, import aliases, rules."""
 
-    name: str
+    name: SqlName
     type: FieldType
     label: str
     en: str
@@ -75,7 +76,7 @@ class FieldSpec(_Strict):
 class SeatSpec(_Strict):
     """A secondary point geometry of a layer, such as a village's seat (村委会)."""
 
-    name: str
+    name: SqlName
     label: str
     en: str
 
@@ -100,22 +101,22 @@ class StyleSpec(_Strict):
     radius: float = 4
     fill_opacity: float = 0.2
     dash: str | None = None
-    by: str | None = None
+    by: SqlName | None = None
     values: dict[str, StyleValue] = {}
-    popup: tuple[str, ...] = ()
+    popup: tuple[SqlName, ...] = ()
 
 
 class LayerSpec(_Strict):
     """One layer of the registry, as declared in ``layers/<name>.toml``."""
 
-    name: str
+    name: SqlName
     label: str
     en: str
     group: Literal["admin", "planning", "infrastructure", "land", "people"]
     geometry: GeometryType
     geometry_required: bool = True
     seat: SeatSpec | None = None
-    key: str | None = None
+    key: SqlName | None = None
     restricted: bool = False
     # restricted layers: source columns that hold personal data (names, ID and phone numbers); an
     # import drops them with a warning, never keeps them in extra (values are also recognised)

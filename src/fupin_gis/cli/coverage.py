@@ -74,7 +74,7 @@ def coverage_topology(
     settings = load_settings()
     with open_engine().begin() as conn:  # the whole registry: the network cache serves, and is kept
         found = topology(conn, settings.coverage, cached=True)
-        result = with_codes(conn, found)
+        result = with_codes(conn, found, open_catalog().srid)
     if out is not None:
         write_gpkg(result, out)
     if as_json:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Connection, text
 
 from fupin_gis.catalog import Catalog
+from fupin_gis.db.sql import ident
 from fupin_gis.errors import InvalidInput
 
 MEASURES = {
@@ -130,17 +131,17 @@ def measure(conn: Connection, plan: Plan, catalog: Catalog) -> dict[str, Any]:
         params: dict[str, Any] = {"status": item.status or plan.status, "y0": plan.start_year, "y1": plan.end_year}
         filters = ["x.status = ANY(:status)"] if "status" in catalog.layer(item.layer).field_names else []
         for k, (name, values) in enumerate(item.where.items()):
-            filters.append(f"x.{name} = ANY(:w{k})")
+            filters.append(f"x.{ident(name)} = ANY(:w{k})")
             params[f"w{k}"] = values
         year = _year_field(item, plan, catalog)
-        year_expr = f"x.{year}" if year else "NULL::integer"
+        year_expr = f"x.{ident(year)}" if year else "NULL::integer"
         if year:
-            filters.append(f"x.{year} BETWEEN :y0 AND :y1")
+            filters.append(f"{year_expr} BETWEEN :y0 AND :y1")
         has_village = "village_code" in catalog.layer(item.layer).field_names
         town = "coalesce(left(x.village_code, 9), t.code)" if has_village else "t.code"
         sql = (
             f"SELECT {year_expr} AS year, {town} AS township, {MEASURES[item.measure]} AS amount "
-            f"FROM {item.layer} x LEFT JOIN townships t ON ST_Intersects(t.geom, ST_PointOnSurface(x.geom)) "
+            f"FROM {ident(item.layer)} x LEFT JOIN townships t ON ST_Intersects(t.geom, ST_PointOnSurface(x.geom)) "
             f"WHERE {' AND '.join(filters) or 'true'} GROUP BY 1, 2"
         )
         rows = conn.execute(text(sql), params).all()

@@ -7,7 +7,6 @@ spatial join; the tests check them household for household against PostGIS ``ST_
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -18,6 +17,7 @@ from scipy.spatial import cKDTree
 from sqlalchemy import Connection, text
 
 from fupin_gis.coverage.network import Network
+from fupin_gis.db.sql import sql_file
 
 # Statuses that count as built for every rule.
 BUILT = ["existing", "completed"]
@@ -25,7 +25,7 @@ BUILT = ["existing", "completed"]
 
 def sql_text(name: str) -> str:
     """The SQL file ``sql/<name>`` beside this package."""
-    return resources.files("fupin_gis.coverage").joinpath(f"sql/{name}").read_text("utf-8")
+    return sql_file("fupin_gis.coverage", name)
 
 
 @dataclass

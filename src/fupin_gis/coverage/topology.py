@@ -32,7 +32,6 @@ from fupin_gis.coverage.roads import load_roads, reproject
 from fupin_gis.coverage.run import load_seats, metric_srid
 from fupin_gis.settings import CoverageSettings
 
-STORED_SRID = 4490  # the catalog's CGCS2000 lon/lat
 DETOUR = 4.0  # a near miss is not reached within this many times the gap along the network
 
 
@@ -164,8 +163,9 @@ def topology(conn: Connection, settings: CoverageSettings, cached: bool = False)
     return find_problems(net, villages + townships, settings, srid)
 
 
-def with_codes(conn: Connection, found: Topology) -> dict[str, Any]:
-    """The findings as JSON: road codes (the roads layer's key) beside ids, geometry as lon/lat WKT."""
+def with_codes(conn: Connection, found: Topology, stored_srid: int) -> dict[str, Any]:
+    """The findings as JSON: road codes (the roads layer's key) beside ids, geometry as WKT and GeoJSON
+    in the storage CRS (``stored_srid``, the catalog's: lon/lat)."""
     ids = {p[k] for p in found.near_misses for k in ("road_id", "other_road_id")} | {p["road_id"] for p in found.spurs}
     ids |= {r for p in found.isolated for r in p["roads"]}
     codes: dict[int, str] = dict(
@@ -174,7 +174,7 @@ def with_codes(conn: Connection, found: Topology) -> dict[str, Any]:
 
     def shaped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
-        lonlat = reproject(np.array([row["geom"] for row in rows], dtype=object), found.srid, STORED_SRID)
+        lonlat = reproject(np.array([row["geom"] for row in rows], dtype=object), found.srid, stored_srid)
         for row, geom in zip(rows, lonlat, strict=True):
             item = {k: v for k, v in row.items() if k != "geom"}
             for key in ("road_id", "other_road_id"):
@@ -195,6 +195,7 @@ def with_codes(conn: Connection, found: Topology) -> dict[str, Any]:
         return out
 
     return {
+        "srid": stored_srid,
         "summary": found.summary(),
         "near_misses": shaped(found.near_misses),
         "spurs": shaped(found.spurs),
@@ -220,7 +221,7 @@ def write_gpkg(result: dict[str, Any], path: Path) -> Path:
                 for r in rows
             ]
             or None,
-            geometry=gpd.GeoSeries.from_wkt([r["wkt"] for r in rows], crs=4490),
+            geometry=gpd.GeoSeries.from_wkt([r["wkt"] for r in rows], crs=result["srid"]),
         )
         frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
     return path

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from fupin_gis.coverage.classes import FACILITIES_FAILED, MAP_RULES
+from fupin_gis.db.sql import ident
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ Verdicts = dict[str, bool]  # rule -> failed
 def village_verdicts(conn: Connection, run_id: int, area: str | None, facility_keys: set[str]) -> dict[str, Verdicts]:
     """Per village of run ``run_id`` (whose code starts with ``area``, as ``conn`` may see them),
     which rules it fails (``facility_keys``: the checklist's facility items)."""
-    columns = ", ".join(f"{rule.fails_sql} AS {key}" for key, rule in RULES.items())
+    columns = ", ".join(f"{rule.fails_sql} AS {ident(key)}" for key, rule in RULES.items())
     rows = conn.execute(
         text(f"SELECT c.code, {columns} FROM coverage_villages c WHERE c.run_id = :r AND c.code LIKE :a"),
         {"r": run_id, "a": (area or "") + "%", "facilities": sorted(facility_keys)},

@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.types import TypeEngine
 
 from fupin_gis.catalog import Catalog, FieldSpec, LayerSpec
+from fupin_gis.db.sql import ident, literal
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -50,24 +51,20 @@ SQL_TYPES: dict[str, type[TypeEngine]] = {
 }
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def field_checks(field: FieldSpec, catalog: Catalog) -> list[CheckConstraint]:
     """The CHECK constraints that the catalog implies for one field."""
-    col = field.name
+    name, col = field.name, ident(field.name)
     checks = []
     if field.type == "enum":
-        keys = ", ".join(_literal(v.key) for v in field.enum_values(catalog))
-        checks.append(CheckConstraint(f"{col} IN ({keys})", name=f"{col}_enum"))
+        keys = ", ".join(literal(v.key) for v in field.enum_values(catalog))
+        checks.append(CheckConstraint(f"{col} IN ({keys})", name=f"{name}_enum"))
     if field.type == "code":
-        checks.append(CheckConstraint(f"{col} ~ '^[0-9]{{{field.digits}}}$'", name=f"{col}_code"))
+        checks.append(CheckConstraint(f"{col} ~ '^[0-9]{{{field.digits}}}$'", name=f"{name}_code"))
     if field.type in ("integer", "number"):
         if field.min is not None:
-            checks.append(CheckConstraint(f"{col} >= {field.min:g}", name=f"{col}_min"))
+            checks.append(CheckConstraint(f"{col} >= {field.min:g}", name=f"{name}_min"))
         if field.max is not None:
-            checks.append(CheckConstraint(f"{col} <= {field.max:g}", name=f"{col}_max"))
+            checks.append(CheckConstraint(f"{col} <= {field.max:g}", name=f"{name}_max"))
     return checks
 
 
@@ -90,7 +87,9 @@ def layer_table(spec: LayerSpec, catalog: Catalog, metadata: MetaData) -> Table:
         columns.append(Column(field.name, SQL_TYPES[field.type](), nullable=not field.required, comment=field.label))
         constraints.extend(field_checks(field, catalog))
     if not spec.geometry_required and spec.seat is not None:
-        constraints.append(CheckConstraint(f"geom IS NOT NULL OR {spec.seat.name} IS NOT NULL", name="has_geometry"))
+        constraints.append(
+            CheckConstraint(f"geom IS NOT NULL OR {ident(spec.seat.name)} IS NOT NULL", name="has_geometry")
+        )
     columns += [
         Column("extra", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
         # No foreign key: batches are append-only (a rollback marks, never deletes), and a
@@ -228,8 +227,9 @@ def tile_cache_table(metadata: MetaData) -> Table:
     )
 
 
-def tile_overview_tables(metadata: MetaData) -> tuple[Table, Table]:
-    """Low-zoom overview geometry of line and point layers (merged per style value and cell), built on demand."""
+def tile_overview_tables(metadata: MetaData, srid: int) -> tuple[Table, Table]:
+    """Low-zoom overview geometry of line and point layers (merged per style value and cell), built on
+    demand, in the storage CRS (``srid``, the catalog's)."""
     overview = Table(
         "tile_overview",
         metadata,
@@ -237,7 +237,7 @@ def tile_overview_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("layer", Text, nullable=False),
         Column("band", Integer, nullable=False, comment="the zoom whose pixel size the geometry is simplified to"),
         Column("s", Text, comment="the style value"),
-        Column("geom", Geometry(srid=4490, spatial_index=False), nullable=False),
+        Column("geom", Geometry(srid=srid, spatial_index=False), nullable=False),
         Index("ix_tile_overview_geom", "geom", postgresql_using="gist"),
         Index("ix_tile_overview_layer", "layer", "band"),
         comment="低缩放级别概览几何",
@@ -312,7 +312,7 @@ def build_metadata(catalog: Catalog) -> MetaData:
     coverage_tables(metadata)
     network_cache_tables(metadata)
     tile_cache_table(metadata)
-    tile_overview_tables(metadata)
+    tile_overview_tables(metadata, catalog.srid)
     account_tables(metadata)
     for spec in catalog.ordered():
         layer_table(spec, catalog, metadata)

@@ -10,6 +10,7 @@ from fupin_gis.catalog import Catalog
 from fupin_gis.db import migrate
 from fupin_gis.db.cluster import LocalCluster, create_extensions
 from fupin_gis.db.engine import database_url
+from fupin_gis.db.sql import ident, literal
 from fupin_gis.errors import DatabaseUnavailable
 from fupin_gis.settings import Settings
 
@@ -70,7 +71,7 @@ def drop_scratch_database(settings: Settings, name: str) -> None:
 def layer_counts(engine: Engine, catalog: Catalog) -> dict[str, int]:
     """Feature count of every layer."""
     parts = " UNION ALL ".join(
-        f"SELECT '{spec.name}' AS layer, count(*) AS n FROM {spec.name}" for spec in catalog.ordered()
+        f"SELECT {literal(spec.name)} AS layer, count(*) AS n FROM {ident(spec.name)}" for spec in catalog.ordered()
     )
     with engine.connect() as conn:
         return {row.layer: int(row.n) for row in conn.execute(text(parts))}
@@ -78,6 +79,6 @@ def layer_counts(engine: Engine, catalog: Catalog) -> dict[str, int]:
 
 def empty_layers(engine: Engine, catalog: Catalog) -> None:
     """Remove every feature of every layer and every batch, in one transaction."""
-    tables = ", ".join([*(spec.name for spec in catalog.ordered()), "batches"])
+    tables = ", ".join(ident(name) for name in [*(spec.name for spec in catalog.ordered()), "batches"])
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.db.security import predicate
+from fupin_gis.db.sql import ident
 from fupin_gis.errors import BatchConflict, Forbidden, NotFound
 from fupin_gis.tiles.cache import invalidate_batch
 
@@ -29,7 +30,7 @@ def identical(conn: Connection, layer: str, sha256: str) -> list[int]:
         text("SELECT id FROM batches WHERE layer = :l AND sha256 = :h AND status = 'committed' ORDER BY id"),
         {"l": layer, "h": sha256},
     )
-    return [r[0] for r in rows]
+    return [r.id for r in rows]
 
 
 def _batch(conn: Connection, batch: int) -> Any:
@@ -64,11 +65,11 @@ def check_write(conn: Connection, spec: LayerSpec, batch: int | None, scope: str
         )
     if scope in (None, "*"):
         return
-    cond = predicate(spec, "t")
+    cond, table = predicate(spec, "t"), ident(spec.name)
     outside = conn.execute(
         text(
-            f"SELECT (SELECT count(*) FROM {spec.name} t WHERE t.batch_id = :b AND NOT ({cond})) + "
-            f"(SELECT count(*) FROM feature_history h, LATERAL jsonb_populate_record(NULL::{spec.name}, h.old) t "
+            f"SELECT (SELECT count(*) FROM {table} t WHERE t.batch_id = :b AND NOT ({cond})) + "
+            f"(SELECT count(*) FROM feature_history h, LATERAL jsonb_populate_record(NULL::{table}, h.old) t "
             f"WHERE h.batch_id = :b AND NOT ({cond}))"
         ),
         {"b": batch},
@@ -84,7 +85,7 @@ def check_write(conn: Connection, spec: LayerSpec, batch: int | None, scope: str
         return
     strays = conn.execute(
         text(
-            f"SELECT t.id, t.village_code FROM {spec.name} t JOIN villages v ON v.code = t.village_code "
+            f"SELECT t.id, t.village_code FROM {table} t JOIN villages v ON v.code = t.village_code "
             "WHERE t.batch_id = :b AND NOT ST_DWithin(v.geom::geography, t.geom::geography, :tol) "
             "ORDER BY t.id LIMIT 5"
         ),
@@ -127,10 +128,11 @@ def rollback_in(conn: Connection, catalog: Catalog, batch: int, scope: str | Non
         )
     check_write(conn, spec, batch, scope, placed=False)
     invalidate_batch(conn, spec, batch)
-    deleted = conn.execute(text(f"DELETE FROM {spec.name} WHERE batch_id = :b"), {"b": batch}).rowcount
+    table = ident(spec.name)
+    deleted = conn.execute(text(f"DELETE FROM {table} WHERE batch_id = :b"), {"b": batch}).rowcount
     restored = conn.execute(
         text(
-            f"INSERT INTO {spec.name} SELECT (jsonb_populate_record(NULL::{spec.name}, h.old)).* "
+            f"INSERT INTO {table} SELECT (jsonb_populate_record(NULL::{table}, h.old)).* "
             "FROM feature_history h WHERE h.batch_id = :b"
         ),
         {"b": batch},

@@ -16,6 +16,8 @@ from pgpq.encoders import StringEncoderBuilder
 from pgpq.schema import Jsonb
 from psycopg import Connection as RawConnection
 
+from fupin_gis.db.sql import ident
+
 ARROW = {
     "text": pa.string(),
     "varchar": pa.string(),
@@ -70,7 +72,9 @@ class BinaryCopy:
         encoder = ArrowToPostgresBinaryEncoder.new_with_encoders(self.schema, self.encoders)
         with (
             self.raw.cursor() as cur,
-            cur.copy(f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN WITH (FORMAT binary)") as copy,
+            cur.copy(
+                f"COPY {ident(self.table)} ({', '.join(ident(c) for c in self.columns)}) FROM STDIN WITH (FORMAT binary)"
+            ) as copy,
         ):
             copy.write(encoder.write_header())
             copy.write(encoder.write_batch(self.batch(frame, constants)))

@@ -13,6 +13,7 @@ import psycopg
 from sqlalchemy import Connection, text
 
 from fupin_gis.catalog import LayerSpec
+from fupin_gis.db.sql import ident
 from fupin_gis.ingest.binary_copy import BinaryCopy
 from fupin_gis.ingest.problems import Problem
 from fupin_gis.ingest.report import ImportReport
@@ -25,7 +26,7 @@ def defer_indexes(conn: Connection, spec: LayerSpec) -> list[str]:
     Inside the import's transaction: a rollback restores them. The unique key index stays (it
     catches keys repeated within the file). Readers of the layer wait until the commit.
     """
-    if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {spec.name})")).scalar_one():
+    if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {ident(spec.name)})")).scalar_one():
         return []
     rows = conn.execute(
         text(
@@ -36,7 +37,7 @@ def defer_indexes(conn: Connection, spec: LayerSpec) -> list[str]:
         {"t": spec.name},
     ).all()
     for name, _ in rows:
-        conn.execute(text(f'DROP INDEX "{name}"'))
+        conn.execute(text(f"DROP INDEX {ident(name)}"))
     return [ddl for _, ddl in rows]
 
 
@@ -55,10 +56,10 @@ class Stager:
         self.has_keys = (
             spec.key is not None
             and conn.execute(
-                text(f"SELECT EXISTS (SELECT 1 FROM {spec.name} WHERE {spec.key} IS NOT NULL)")
+                text(f"SELECT EXISTS (SELECT 1 FROM {ident(spec.name)} WHERE {ident(spec.key)} IS NOT NULL)")
             ).scalar_one()
         )
-        conn.execute(text(f"CREATE TEMP TABLE _stage (LIKE {spec.name} INCLUDING DEFAULTS) ON COMMIT DROP"))
+        conn.execute(text(f"CREATE TEMP TABLE _stage (LIKE {ident(spec.name)} INCLUDING DEFAULTS) ON COMMIT DROP"))
         conn.execute(
             text(
                 "ALTER TABLE _stage ADD COLUMN _feature bigint, ADD COLUMN _file text, ALTER COLUMN geom DROP NOT NULL"
@@ -66,7 +67,7 @@ class Stager:
         )
         for f in spec.fields:
             if f.required:
-                conn.execute(text(f"ALTER TABLE _stage ALTER COLUMN {f.name} DROP NOT NULL"))
+                conn.execute(text(f"ALTER TABLE _stage ALTER COLUMN {ident(f.name)} DROP NOT NULL"))
         raw = conn.connection.driver_connection
         assert raw is not None
         self.raw = raw
@@ -121,7 +122,7 @@ class Stager:
             staged |= (keys.duplicated(keep=False) & keys.notna()).to_numpy()
             if present.any() and self.has_keys:
                 found = self.conn.execute(
-                    text(f"SELECT {key} FROM {self.spec.name} WHERE {key} = ANY(:k)"),
+                    text(f"SELECT {ident(key)} FROM {ident(self.spec.name)} WHERE {ident(key)} = ANY(:k)"),
                     {"k": keys[present].astype(str).tolist()},
                 ).scalars()
                 staged |= keys.isin(set(found)).to_numpy()
@@ -162,11 +163,13 @@ def check_keys(conn: Connection, spec: LayerSpec, report: ImportReport, seat_mod
             )
         )
 
+    table, kc = ident(spec.name), ident(spec.key)
     if batch is not None:
         # Staged rows whose key this import already wrote straight into the layer.
         clash = conn.execute(
             text(
-                f"SELECT s.{spec.key}, s._feature, s._file FROM _stage s JOIN {spec.name} t ON t.{spec.key} = s.{spec.key} AND t.batch_id = :b LIMIT 1000"
+                f"SELECT s.{kc}, s._feature, s._file FROM _stage s JOIN {table} t ON t.{kc} = s.{kc} "
+                "AND t.batch_id = :b LIMIT 1000"
             ),
             {"b": batch},
         ).all()
@@ -174,7 +177,8 @@ def check_keys(conn: Connection, spec: LayerSpec, report: ImportReport, seat_mod
             duplicate(k, file, int(feat))
     dups = conn.execute(
         text(
-            f"SELECT {spec.key} AS k, array_agg(_feature ORDER BY _feature) AS f, min(_file) AS file FROM _stage WHERE {spec.key} IS NOT NULL GROUP BY {spec.key} HAVING count(*) > 1 LIMIT 1000"
+            f"SELECT {kc} AS k, array_agg(_feature ORDER BY _feature) AS f, min(_file) AS file FROM _stage "
+            f"WHERE {kc} IS NOT NULL GROUP BY {kc} HAVING count(*) > 1 LIMIT 1000"
         )
     ).all()
     for k, feats, file in dups:
@@ -182,7 +186,8 @@ def check_keys(conn: Connection, spec: LayerSpec, report: ImportReport, seat_mod
     if seat_mode:
         missing = conn.execute(
             text(
-                f"SELECT s._feature, s._file, s.{spec.key} FROM _stage s LEFT JOIN {spec.name} t ON t.{spec.key} = s.{spec.key} WHERE t.id IS NULL LIMIT 1000"
+                f"SELECT s._feature, s._file, s.{kc} FROM _stage s LEFT JOIN {table} t ON t.{kc} = s.{kc} "
+                "WHERE t.id IS NULL LIMIT 1000"
             )
         ).all()
         for feat, file, k in missing:
@@ -228,23 +233,24 @@ def promote(
     if batch is None:
         batch = open_batch(conn, spec, report, username)
     key = spec.key
+    table, kc = ident(spec.name), ident(key or "")
     if key is not None:
         # Keep what the upsert will replace, and count the changes field by field.
         conn.execute(
             text(
-                f"INSERT INTO feature_history (batch_id, layer, feature_id, old) "
-                f"SELECT :b, :l, t.id, to_jsonb(t) FROM {spec.name} t JOIN _stage s ON s.{key} = t.{key}"
+                "INSERT INTO feature_history (batch_id, layer, feature_id, old) "
+                f"SELECT :b, :l, t.id, to_jsonb(t) FROM {table} t JOIN _stage s ON s.{kc} = t.{kc}"
             ),
             {"b": batch, "l": spec.name},
         )
         compare = [spec.seat.name] if seat_mode and spec.seat else ["geom", *supplied]
         counts = ", ".join(
-            f"count(*) FILTER (WHERE NOT ST_Equals(t.{c}, s.{c}) OR (t.{c} IS NULL) <> (s.{c} IS NULL))"
+            f"count(*) FILTER (WHERE NOT ST_Equals(t.{ident(c)}, s.{ident(c)}) OR (t.{ident(c)} IS NULL) <> (s.{ident(c)} IS NULL))"
             if c in ("geom", spec.seat.name if spec.seat else "")
-            else f"count(*) FILTER (WHERE t.{c} IS DISTINCT FROM s.{c})"
+            else f"count(*) FILTER (WHERE t.{ident(c)} IS DISTINCT FROM s.{ident(c)})"
             for c in compare
         )
-        row = conn.execute(text(f"SELECT {counts} FROM {spec.name} t JOIN _stage s ON s.{key} = t.{key}")).one()
+        row = conn.execute(text(f"SELECT {counts} FROM {table} t JOIN _stage s ON s.{kc} = t.{kc}")).one()
         labels = (
             {f.name: f.label for f in spec.fields}
             | {"geom": "几何/geometry"}
@@ -255,29 +261,32 @@ def promote(
         assert spec.seat is not None and key is not None
         result = conn.execute(
             text(
-                f"UPDATE {spec.name} t SET {spec.seat.name} = s.{spec.seat.name}, batch_id = :b, updated_at = now() "
-                f"FROM _stage s WHERE s.{key} = t.{key}"
+                f"UPDATE {table} t SET {ident(spec.seat.name)} = s.{ident(spec.seat.name)}, batch_id = :b, "
+                f"updated_at = now() FROM _stage s WHERE s.{kc} = t.{kc}"
             ),
             {"b": batch},
         )
         report.updated = result.rowcount
     else:
         cols = ["geom", *spec.field_names, "extra"]
-        names = ", ".join(cols)
+        names = ", ".join(ident(c) for c in cols)
         select = f"SELECT {names}, :b FROM _stage ORDER BY _file, _feature"
         if key is not None:
             # Only what the file supplies is updated: a survey of codes and statuses keeps the names.
             kept = ["geom", *supplied]
             updates = (
-                ", ".join(f"{c} = EXCLUDED.{c}" for c in kept)
-                + f", extra = {spec.name}.extra || EXCLUDED.extra, batch_id = EXCLUDED.batch_id, updated_at = now()"
+                ", ".join(f"{ident(c)} = EXCLUDED.{ident(c)}" for c in kept)
+                + f", extra = {table}.extra || EXCLUDED.extra, batch_id = EXCLUDED.batch_id, updated_at = now()"
             )
-            sql = f"INSERT INTO {spec.name} ({names}, batch_id) {select} ON CONFLICT ({key}) DO UPDATE SET {updates} RETURNING (xmax = 0) AS inserted"
-            flags = [r[0] for r in conn.execute(text(sql), {"b": batch})]
+            sql = (
+                f"INSERT INTO {table} ({names}, batch_id) {select} ON CONFLICT ({kc}) DO UPDATE SET {updates} "
+                "RETURNING (xmax = 0) AS inserted"
+            )
+            flags = [r.inserted for r in conn.execute(text(sql), {"b": batch})]
             report.inserted = sum(flags) + direct
             report.updated = len(flags) - sum(flags)
         else:
-            result = conn.execute(text(f"INSERT INTO {spec.name} ({names}, batch_id) {select}"), {"b": batch})
+            result = conn.execute(text(f"INSERT INTO {table} ({names}, batch_id) {select}"), {"b": batch})
             report.inserted = result.rowcount + direct
     report.features_written = report.inserted + report.updated
     invalidate_batch(conn, spec, batch)

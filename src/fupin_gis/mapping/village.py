@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.coverage.checklists import load_checklists
+from fupin_gis.db.sql import ident
 from fupin_gis.errors import InvalidInput, NotFound
 from fupin_gis.mapping.assets import localise
 from fupin_gis.mapping.build import fit, style_variants
@@ -135,7 +136,8 @@ def _assets(conn: Connection, catalog: Catalog, code: str) -> list[dict[str, Any
         rows = (
             conn.execute(
                 text(
-                    f"SELECT {', '.join(wanted)} FROM {spec.name} WHERE village_code = :c ORDER BY {wanted[0]} LIMIT 500"
+                    f"SELECT {', '.join(ident(f) for f in wanted)} FROM {ident(spec.name)} "
+                    f"WHERE village_code = :c ORDER BY {ident(wanted[0])} LIMIT 500"
                 ),
                 {"c": code},
             )
@@ -159,13 +161,13 @@ def _assets(conn: Connection, catalog: Catalog, code: str) -> list[dict[str, Any
 def _features(conn: Connection, spec: LayerSpec, catalog: Catalog, box: list[float]) -> dict:
     by = spec.style.by
     fields = [spec.field(n) for n in spec.style.popup]
-    columns = ", ".join(dict.fromkeys([f.name for f in fields] + ([by] if by else [])))
+    columns = ", ".join(ident(c) for c in dict.fromkeys([f.name for f in fields] + ([by] if by else [])))
     rows = conn.execute(
         text(
-            f"SELECT id, ST_AsGeoJSON(geom, 6) AS g{', ' + columns if columns else ''} FROM {spec.name} "
-            "WHERE geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490) LIMIT 20000"
+            f"SELECT id, ST_AsGeoJSON(geom, 6) AS g{', ' + columns if columns else ''} FROM {ident(spec.name)} "
+            "WHERE geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, :srid) LIMIT 20000"
         ),
-        {"x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3]},
+        {"x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3], "srid": catalog.srid},
     ).mappings()
     labels = {f.name: {v.key: v.label for v in f.enum_values(catalog)} for f in fields}
     features = []

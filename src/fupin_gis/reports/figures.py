@@ -190,8 +190,9 @@ def plan_figure(plan: dict[str, Any]) -> Figure:
     return fig
 
 
-def village_layers(engine: Engine, run: dict[str, Any], section: Section) -> dict[str, gpd.GeoDataFrame]:
-    """Villages of the report as polygons with its columns, and the roads to harden as lines."""
+def village_layers(engine: Engine, run: dict[str, Any], section: Section, srid: int) -> dict[str, gpd.GeoDataFrame]:
+    """Villages of the report as polygons with its columns, and the roads to harden as lines (``srid``:
+    the storage CRS, for layers that come out empty)."""
     frame = section.frame()
     codes = list(frame["code"])
     wanted = set(codes)
@@ -214,14 +215,10 @@ def village_layers(engine: Engine, run: dict[str, Any], section: Section) -> dic
             conn,
             params={"i": ids},
         )
-    villages = gpd.GeoDataFrame(
-        frame.merge(geoms, on="code", how="left"), geometry="geom", crs=geoms.crs or "EPSG:4490"
-    )
+    villages = gpd.GeoDataFrame(frame.merge(geoms, on="code", how="left"), geometry="geom", crs=geoms.crs or srid)
     gaps = pd.DataFrame(gap_rows, columns=["vil_code", "village", "road_id"]).merge(roads, on="road_id", how="inner")
     gaps = gpd.GeoDataFrame(gaps, geometry="geom", crs=villages.crs)
-    gaps["length_m"] = (
-        gaps.to_crs(gaps.estimate_utm_crs() if len(gaps) else "EPSG:4490").length.round(1) if len(gaps) else []
-    )
+    gaps["length_m"] = gaps.to_crs(gaps.estimate_utm_crs()).length.round(1) if len(gaps) else []
     layers = {"villages": villages, "road_gaps": gaps}
     if plan.get("segments") and len(roads):
         joint = roads[roads["road_id"].isin(set(plan["segments"]))].copy()
@@ -230,8 +227,8 @@ def village_layers(engine: Engine, run: dict[str, Any], section: Section) -> dic
     return layers
 
 
-def unit_layers(engine: Engine, section: Section) -> dict[str, gpd.GeoDataFrame]:
-    """Townships and counties of the summary as polygons with its columns."""
+def unit_layers(engine: Engine, section: Section, srid: int) -> dict[str, gpd.GeoDataFrame]:
+    """Townships and counties of the summary as polygons with its columns (``srid``: the storage CRS)."""
     frame = section.frame()
     with engine.connect() as conn:
         geoms = gpd.read_postgis(
@@ -241,5 +238,5 @@ def unit_layers(engine: Engine, section: Section) -> dict[str, gpd.GeoDataFrame]
             conn,
             params={"c": list(frame["code"])},
         )
-    units = gpd.GeoDataFrame(frame.merge(geoms, on="code", how="left"), geometry="geom", crs=geoms.crs or "EPSG:4490")
+    units = gpd.GeoDataFrame(frame.merge(geoms, on="code", how="left"), geometry="geom", crs=geoms.crs or srid)
     return {"units": units}

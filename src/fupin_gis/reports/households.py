@@ -6,6 +6,7 @@ from sqlalchemy import Engine, text
 
 from fupin_gis.catalog import Catalog
 from fupin_gis.coverage.snapshots import get_run
+from fupin_gis.db.sql import sql_file
 from fupin_gis.reports.model import Column, Report, Section
 from fupin_gis.reports.registry import ReportRequest
 from fupin_gis.reports.snapshot import (
@@ -28,12 +29,7 @@ def households(engine: Engine, catalog: Catalog, run_id: int, area: str | None) 
     labels = {i.key: i.label for i in lists.household} if lists else {}
     with engine.connect() as conn:
         data = conn.execute(
-            text(
-                "SELECT h.code, h.village_code, v.name AS village, h.members, h.water_ok, h.near_road, h.missing "
-                "FROM coverage_households h LEFT JOIN coverage_villages v ON v.run_id = h.run_id AND v.code = h.village_code "
-                "WHERE h.run_id = :r AND h.village_code LIKE :a "
-                "AND (NOT h.water_ok OR NOT h.near_road OR cardinality(h.missing) > 0) ORDER BY h.village_code, h.code"
-            ),
+            text(sql_file("fupin_gis.reports", "households.sql")),
             {"r": run_id, "a": (area or "") + "%"},
         ).all()
     rows = [

@@ -157,7 +157,7 @@ def summary(engine: Engine, catalog: Catalog, run_id: int, area: str | None) -> 
             ("安全饮水户比例 / households with safe water", f"{(top['water_pct'] or 0) * 100:.1f}%"),
             ("农村可达性指数 / Rural Access Index", f"{(top['rai'] or 0) * 100:.1f}%"),
         ]
-    report.layers = lambda: figures.unit_layers(engine, report.sections[0])
+    report.layers = lambda: figures.unit_layers(engine, report.sections[0], catalog.srid)
     report.figures = [Chart("图1 各乡镇覆盖率 / Coverage by township", lambda: figures.summary_figure(units_read))]
     return report
 

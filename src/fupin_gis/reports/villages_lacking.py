@@ -115,7 +115,7 @@ def villages_lacking(
         sections=[Section("villages", "缺少基础设施的村", "Villages lacking", columns, rows)],
         headline=headline,
     )
-    report.layers = lambda: figures.village_layers(engine, run, report.sections[0])
+    report.layers = lambda: figures.village_layers(engine, run, report.sections[0], catalog.srid)
     report.figures = [
         Chart(
             "图1 村通硬化路情况与需硬化路段 / Road access and the roads to harden",

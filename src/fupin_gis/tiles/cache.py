@@ -12,6 +12,7 @@ import hashlib
 from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
+from fupin_gis.db.sql import ident
 from fupin_gis.tiles.mvt import DETAIL_ZOOM, GRIDS, band, ensure_overview, render, tile_ranges
 
 
@@ -119,20 +120,21 @@ def invalidate(conn: Connection, layers: list[str], bbox: tuple[float, float, fl
 def batch_extent(conn: Connection, spec: LayerSpec, batch: int) -> tuple[float, float, float, float] | None:
     """The lon/lat box of what ``batch`` wrote to ``spec`` and of what it replaced (geometry and seat)."""
     columns = ["geom", spec.seat.name] if spec.seat else ["geom"]
-    parts = [f"SELECT ST_Extent({c})::geometry AS g FROM {spec.name} WHERE batch_id = :b" for c in columns]
+    table = ident(spec.name)
+    parts = [f"SELECT ST_Extent({ident(c)})::geometry AS g FROM {table} WHERE batch_id = :b" for c in columns]
     parts += [
-        f"SELECT ST_Extent((jsonb_populate_record(NULL::{spec.name}, old)).{c})::geometry "
+        f"SELECT ST_Extent((jsonb_populate_record(NULL::{table}, old)).{ident(c)})::geometry "
         "FROM feature_history WHERE batch_id = :b"
         for c in columns
     ]
     row = conn.execute(
         text(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+            "SELECT ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1 "
             f"FROM (SELECT ST_Extent(g) AS e FROM ({' UNION ALL '.join(parts)}) p) s"
         ),
         {"b": batch},
     ).one()
-    return None if row[0] is None else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+    return None if row.x0 is None else (float(row.x0), float(row.y0), float(row.x1), float(row.y1))
 
 
 def invalidate_batch(conn: Connection, spec: LayerSpec, batch: int) -> int:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, text
 
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.coverage.classes import MAP_RULES, STEEP_LEFT
+from fupin_gis.db.sql import column, ident, literal
 from fupin_gis.errors import InvalidInput
 
 EXTENT = 4096
@@ -49,8 +50,10 @@ def pixel_degrees(z: int) -> float:
 
 GRIDS = ("w", "c")
 # 天地图's CGCS2000 grid ("_c", Leaflet's EPSG:4326): a zoom-z tile spans 180/2^z degrees, the
-# width of a Web Mercator tile one zoom deeper; its tiles divide this square of degrees.
-CGCS_SQUARE = "ST_MakeEnvelope(-180, -270, 180, 90, 4490)"
+# width of a Web Mercator tile one zoom deeper; its tiles divide this square of degrees. The grid is
+# CGCS2000 by definition (EPSG:4490), whatever the storage CRS (the catalog's, bound as :srid).
+CGCS2000 = 4490
+CGCS_SQUARE = f"ST_MakeEnvelope(-180, -270, 180, 90, {CGCS2000})"
 
 
 def grid_zoom(z: int, grid: str) -> int:
@@ -59,22 +62,23 @@ def grid_zoom(z: int, grid: str) -> int:
 
 
 def _frame(grid: str) -> str:
-    """``WITH q``: ``e`` the tile in the tile's CRS, ``g`` the tile grown by the buffer in the storage CRS."""
+    """``WITH q``: ``e`` the tile in the tile's CRS, ``g`` the tile grown by the buffer in the storage
+    CRS (``:srid``, the catalog's)."""
     margin = BUFFER / EXTENT
     if grid == "c":
         return (
             f"WITH q AS (SELECT ST_TileEnvelope(:z + 1, :x, :y, {CGCS_SQUARE}) AS e, "
-            f"ST_TileEnvelope(:z + 1, :x, :y, {CGCS_SQUARE}, margin => {margin}) AS g) "
+            f"ST_Transform(ST_TileEnvelope(:z + 1, :x, :y, {CGCS_SQUARE}, margin => {margin}), :srid) AS g) "
         )
     return (
         "WITH q AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e, "
-        f"ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {margin}), 4490) AS g) "
+        f"ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {margin}), :srid) AS g) "
     )
 
 
 def _to_tile(expr: str, grid: str) -> str:
-    """Geometry in the tile's CRS: Web Mercator, or the stored CGCS2000 degrees."""
-    return expr if grid == "c" else f"ST_Transform({expr}, 3857)"
+    """Geometry in the tile's CRS: Web Mercator, or CGCS2000 degrees (a no-op when stored so)."""
+    return f"ST_Transform({expr}, {CGCS2000 if grid == 'c' else 3857})"
 
 
 def _style_expr(spec: LayerSpec) -> str:
@@ -82,8 +86,8 @@ def _style_expr(spec: LayerSpec) -> str:
     if by is None:
         return "NULL::text"
     if spec.field(by).type == "boolean":
-        return f"lower(l.{by}::text)"
-    return f"l.{by}::text"
+        return f"lower({column('l', by)}::text)"
+    return f"{column('l', by)}::text"
 
 
 def layer_query(spec: LayerSpec, z: int, grid: str = "w") -> str:
@@ -92,9 +96,9 @@ def layer_query(spec: LayerSpec, z: int, grid: str = "w") -> str:
     detail = z >= DETAIL_ZOOM
     props = [f"{_style_expr(spec)} AS _s"]
     if detail:
-        props += [f"l.{name}" for name in spec.style.popup if name != spec.style.by]
+        props += [column("l", name) for name in spec.style.popup if name != spec.style.by]
         if spec.style.by and spec.style.by in spec.style.popup:
-            props.append(f"l.{spec.style.by}")
+            props.append(column("l", spec.style.by))
     geom = "l.geom"
     where = "l.geom && q.g"
     distinct = ""
@@ -106,10 +110,10 @@ def layer_query(spec: LayerSpec, z: int, grid: str = "w") -> str:
             if kind == "polygon":  # a polygon under a pixel is invisible; a short road is part of a line
                 where += " AND (ST_XMax(l.geom) - ST_XMin(l.geom)) + (ST_YMax(l.geom) - ST_YMin(l.geom)) >= :tol"
     return (
-        _frame(grid) + f"SELECT ST_AsMVT(t.*, '{spec.name}', {EXTENT}, 'geom', 'id') FROM ("
+        _frame(grid) + f"SELECT ST_AsMVT(t.*, {literal(spec.name)}, {EXTENT}, 'geom', 'id') FROM ("
         f"SELECT {distinct} l.id, {', '.join(props)}, "
         f"ST_AsMVTGeom({_to_tile(geom, grid)}, q.e, {EXTENT}, {BUFFER}, true) AS geom "
-        f"FROM {spec.name} l, q WHERE {where}) t WHERE t.geom IS NOT NULL"
+        f"FROM {ident(spec.name)} l, q WHERE {where}) t WHERE t.geom IS NOT NULL"
     )
 
 
@@ -120,7 +124,7 @@ def coverage_query(z: int, grid: str = "w") -> str:
     return (
         _frame(grid) + f"SELECT ST_AsMVT(t.*, 'coverage', {EXTENT}, 'geom', 'id') FROM ("
         "SELECT l.id, l.code, l.name, "
-        + "".join(f"{rule.sql} AS {rule.field}, " for rule in MAP_RULES.values())
+        + "".join(f"{rule.sql} AS {ident(rule.field)}, " for rule in MAP_RULES.values())
         + "round((c.result->'road_access'->>'gap_m')::numeric)::int AS gap_m, "
         "(c.result->'water'->>'households_covered')::int AS hh_water, (c.result->'water'->>'households')::int AS hh, "
         "(c.result->'rai'->>'population_within_2km')::int AS pop_2km, (c.result->'rai'->>'population')::int AS pop, "
@@ -145,18 +149,19 @@ def overview_build(spec: LayerSpec, b: int) -> str:
     reduced to one per two pixels and value."""
     px = pixel_degrees(b)
     style = _style_expr(spec)
+    name, table = literal(spec.name), ident(spec.name)
     if spec.style.kind == "point":
         return (
-            f"INSERT INTO tile_overview (layer, band, s, geom) SELECT DISTINCT '{spec.name}', {b}, s, g FROM ("
-            f"SELECT {style} AS s, ST_SnapToGrid((ST_Dump(l.geom)).geom, {2 * px}) AS g FROM {spec.name} l) x"
+            f"INSERT INTO tile_overview (layer, band, s, geom) SELECT DISTINCT {name}, {b}, s, g FROM ("
+            f"SELECT {style} AS s, ST_SnapToGrid((ST_Dump(l.geom)).geom, {2 * px}) AS g FROM {table} l) x"
         )
     # One multiline per value and cell: the browser draws a few hundred features for a county, not
     # the tens of thousands of pieces a road network stays after merging lines at its junctions.
     return (
-        f"INSERT INTO tile_overview (layer, band, s, geom) SELECT '{spec.name}', {b}, s, ST_Multi(ST_Collect(g)) FROM ("
+        f"INSERT INTO tile_overview (layer, band, s, geom) SELECT {name}, {b}, s, ST_Multi(ST_Collect(g)) FROM ("
         f"SELECT s, c, (ST_Dump(ST_Simplify(ST_LineMerge(ST_Collect(geom)), {px / 2}))).geom AS g FROM ("
         f"SELECT {style} AS s, d.geom, ST_SnapToGrid(ST_StartPoint(d.geom), {px * 256}) AS c "
-        f"FROM {spec.name} l, LATERAL ST_Dump(l.geom) d) parts GROUP BY s, c) merged "
+        f"FROM {table} l, LATERAL ST_Dump(l.geom) d) parts GROUP BY s, c) merged "
         f"WHERE NOT ST_IsEmpty(g) AND ST_Length(g) >= {px} GROUP BY s, c"
     )
 
@@ -165,9 +170,9 @@ def overview_query(spec: LayerSpec, b: int, grid: str = "w") -> str:
     """The SQL that renders a low-zoom tile of ``spec`` from its overview at band ``b`` (features without
     an id: they stand for many of the layer's)."""
     return (
-        _frame(grid) + f"SELECT ST_AsMVT(t.*, '{spec.name}', {EXTENT}, 'geom') FROM ("
+        _frame(grid) + f"SELECT ST_AsMVT(t.*, {literal(spec.name)}, {EXTENT}, 'geom') FROM ("
         f"SELECT o.s AS _s, ST_AsMVTGeom({_to_tile('o.geom', grid)}, q.e, {EXTENT}, {BUFFER}, true) AS geom "
-        f"FROM tile_overview o, q WHERE o.layer = '{spec.name}' AND o.band = {b} AND o.geom && q.g) t "
+        f"FROM tile_overview o, q WHERE o.layer = {literal(spec.name)} AND o.band = {b} AND o.geom && q.g) t "
         "WHERE t.geom IS NOT NULL"
     )
 
@@ -199,7 +204,7 @@ def render(
 ) -> bytes:
     """One tile of ``layer`` (a catalog layer, or ``coverage`` of run ``run``) in ``grid``, uncompressed MVT bytes."""
     ze = grid_zoom(z, grid)
-    params = {"z": z, "x": x, "y": y, "tol": pixel_degrees(ze), "run": run}
+    params = {"z": z, "x": x, "y": y, "tol": pixel_degrees(ze), "run": run, "srid": catalog.srid}
     if layer == "coverage":
         sql = coverage_query(ze, grid)
     else:

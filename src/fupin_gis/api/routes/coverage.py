@@ -75,12 +75,13 @@ def plan_versus_actual(engine: EngineDep, catalog: CatalogDep, settings: Setting
 def road_topology(
     engine: EngineDep,
     settings: SettingsDep,
+    catalog: CatalogDep,
     limit: Annotated[int, Query(ge=0, le=100_000, description="rows per list at most")] = 1000,
 ) -> dict:
     """What engineers should fix in the roads of the caller's scope: ends 5–50 m short of a road,
     dangling spurs, isolated pieces (counts in ``summary``; each list cut at ``limit``)."""
     with engine.connect() as conn:
-        result = with_codes(conn, topology(conn, settings.coverage))
+        result = with_codes(conn, topology(conn, settings.coverage), catalog.srid)
     for key in ("near_misses", "spurs", "isolated"):
         result[key] = result[key][:limit]
     return result

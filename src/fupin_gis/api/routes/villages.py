@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
-from sqlalchemy import text
 
 from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep
+from fupin_gis.mapping.search import search_units
 from fupin_gis.mapping.village import village_facts, village_map
 from fupin_gis.resources import render_template
 
@@ -21,23 +21,7 @@ def search(
     q: Annotated[str, Query(min_length=1, max_length=50, description="part of a village or township name, or a code")],
 ) -> list[dict]:
     """Villages and townships whose name contains ``q`` or whose code starts with it (20 at most)."""
-    like = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT kind, code, name, parent, ST_XMin(geom) x0, ST_YMin(geom) y0, ST_XMax(geom) x1, ST_YMax(geom) y1 FROM ("
-                "SELECT 'township' AS kind, code, name, NULL AS parent, geom FROM townships "
-                "UNION ALL SELECT 'village', v.code, v.name, t.name, v.geom FROM villages v "
-                "LEFT JOIN townships t ON t.code = left(v.code, 9)) u "
-                "WHERE name LIKE '%' || :q || '%' OR code LIKE :q || '%' "
-                "ORDER BY kind DESC, length(name), code LIMIT 20"
-            ),
-            {"q": like},
-        ).all()
-    return [
-        {"kind": r.kind, "code": r.code, "name": r.name, "township": r.parent, "bbox": [r.x0, r.y0, r.x1, r.y1]}
-        for r in rows
-    ]
+    return search_units(engine, q)
 
 
 @router.get("/api/villages/{code}")
