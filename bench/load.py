@@ -38,6 +38,14 @@ def prepare() -> None:
     build(url, reuse=True)
     engine = create_engine(url)
     with engine.connect() as conn:
+        runs = conn.execute(text("SELECT count(*) FROM coverage_runs")).scalar_one()
+    if not runs:  # the reports answer from a coverage run
+        from fupin_gis.catalog import load_catalog  # noqa: PLC0415
+        from fupin_gis.coverage.snapshots import create_run  # noqa: PLC0415
+        from fupin_gis.settings import Settings  # noqa: PLC0415
+
+        create_run(engine, Settings().coverage, load_catalog(Settings().catalog_dir))
+    with engine.connect() as conn:
         villages = [
             dict(r._mapping)
             for r in conn.execute(
@@ -95,8 +103,9 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        # the server warms its overviews and first view after start: let it finish, as users would
-        time.sleep(15)
+        # the server warms its overviews and first view after start (about 20 s at county scale): let
+        # it finish, as users of a server that has been up a while would find it
+        time.sleep(45)
         rows = [run(base, data, users, args.seconds) for users in args.users]
     finally:
         server.terminate()
