@@ -1,7 +1,8 @@
 """Failures at the HTTP boundary, translated once: the database away, its disk full, a value it
 refuses, an address no route has.
 
-The database driver's exceptions never reach a user as a bare 500: an outage (connection refused,
+The database driver's exceptions never reach a user as a bare 500 (``db.failures``, which the
+command line asks too): an outage (connection refused,
 the server shutting down, a broken connection) is ``database_unavailable`` (503), a full disk
 ``database_disk_full`` (507), a value PostgreSQL cannot take (a NUL character, a number out of
 range) ``invalid_input`` (400). The API and the tiles answer JSON; a browser asking for a page
@@ -20,41 +21,11 @@ from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from fupin_gis.errors import DatabaseDiskFull, DatabaseUnavailable, FupinError, InvalidInput, status_code
+from fupin_gis.db.failures import database_failure
+from fupin_gis.errors import DatabaseUnavailable, FupinError, status_code
 from fupin_gis.resources import render_template
 
-DISK_FULL = "53100"  # SQLSTATE disk_full
 RETRY_AFTER_S = 5
-
-
-def database_failure(error: BaseException) -> FupinError | None:
-    """The domain error for a database exception, or None when it is a fault of ours (a 500)."""
-    orig = error.orig if isinstance(error, sa.DBAPIError) else error
-    if isinstance(orig, psycopg.errors.DiskFull) or getattr(orig, "sqlstate", None) == DISK_FULL:
-        return DatabaseDiskFull(
-            "数据库磁盘已满，无法写入：请管理员清理磁盘空间（如删除旧的分析结果）后重试",
-            "The database's disk is full, nothing can be written: an administrator must free space "
-            "(e.g. prune old coverage runs), then try again",
-        )
-    outage = (sa.OperationalError, sa.InterfaceError, sa.TimeoutError, psycopg.OperationalError, psycopg.InterfaceError)
-    if isinstance(error, outage) or isinstance(orig, outage):
-        return DatabaseUnavailable(
-            "数据库暂时不可用：请稍后重试（数据库恢复后服务会自动重连）",
-            "The database is unavailable: try again in a moment (the server reconnects when it is back)",
-        )
-    if isinstance(orig, psycopg.DataError):
-        # a value of the request the database cannot hold: its own words name the problem
-        diag = getattr(orig, "diag", None)
-        said = (getattr(diag, "message_primary", None) or str(orig).splitlines()[0]).strip()
-        if "NUL" in said:
-            return InvalidInput(
-                "请求中的文本含有 NUL 字符（\\x00），不能保存：请只发送文字",
-                "The request's text contains a NUL character (\\x00), which cannot be stored: send plain text",
-            )
-        return InvalidInput(
-            f"请求中的值无效（数据库：{said}）", f"A value of the request is invalid (database: {said})"
-        )
-    return None
 
 
 def wants_page(request: Request) -> bool:

@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import psycopg
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
 
 from fupin_gis.catalog import Catalog, load_catalog
-from fupin_gis.errors import FupinError, ImportRefused, InvalidInput
+from fupin_gis.db.failures import database_failure
+from fupin_gis.errors import DatabaseUnavailable, FupinError, ImportRefused, InvalidInput
 from fupin_gis.settings import Settings
 
 console = Console(stderr=True)
@@ -55,19 +57,28 @@ class FupinGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except FupinError as exc:
-            if ctx.meta.get(JSON_ERRORS):
-                typer.echo(json.dumps(exc.to_dict(), ensure_ascii=False))
-            else:
-                console.print(f"[red]{exc.zh}[/red]\n{exc.en}")
+            _report(ctx, exc)
             raise typer.Exit(exit_code(exc)) from exc
-        except (OperationalError, DBAPIError) as exc:
-            if not isinstance(exc, OperationalError) and not exc.connection_invalidated:
+        except (DBAPIError, psycopg.Error) as exc:
+            error = database_failure(exc)  # the same translation as the API's (db.failures)
+            if error is None:
                 raise
-            first = str(exc.orig or exc).strip().splitlines()[0] if (exc.orig or exc) else ""
-            console.print(
-                f"[red]数据库不可用：请运行 fupin-gis db up 或检查 DATABASE_URL[/red]\ndatabase unavailable: {first}"
-            )
-            raise typer.Exit(1) from exc
+            if type(error) is DatabaseUnavailable:  # not its kin DatabaseDiskFull: that one says what to do
+                first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                error = DatabaseUnavailable(
+                    f"数据库不可用：请运行 fupin-gis db up 或检查 DATABASE_URL（{first}）",
+                    f"database unavailable: run `fupin-gis db up` or check DATABASE_URL ({first})",
+                )
+            _report(ctx, error)
+            raise typer.Exit(exit_code(error)) from exc
+
+
+def _report(ctx: typer.Context, exc: FupinError) -> None:
+    """Say what went wrong, once: JSON on stdout for ``--json``, else both languages on stderr."""
+    if ctx.meta.get(JSON_ERRORS):
+        typer.echo(json.dumps(exc.to_dict(), ensure_ascii=False))
+    else:
+        console.print(f"[red]{exc.zh}[/red]\n{exc.en}")
 
 
 app = typer.Typer(

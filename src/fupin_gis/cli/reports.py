@@ -46,7 +46,8 @@ def report_cmd(
     households, changes (from a coverage snapshot); funds, plan-money, notice, assets, compliance
     (from the project ledger)."""
     from fupin_gis.reports.build import build_report
-    from fupin_gis.reports.render import filename, write
+    from fupin_gis.reports.export import export
+    from fupin_gis.reports.render import filename
 
     settings = load_settings()
     REPORTS[name.value].check_format(fmt.value)
@@ -63,6 +64,6 @@ def report_cmd(
     with console.status("生成报表 / building the report…"):
         report = build_report(open_engine(), open_catalog(), name.value, run, township, rule, since, notice)
         path = output or Path(filename(report, fmt.value))
-        write(report, fmt.value, path, settings.web_dir / "templates")
+        export(open_engine(), report, fmt.value, path, settings.web_dir / "templates", "system")
     rows = len(report.sections[0].rows)
     typer.echo(f"{path}  ({report.zh}, 运行 run {report.run['run_id']}, {rows:,} 行 rows)")

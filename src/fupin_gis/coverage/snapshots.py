@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from fupin_gis.auth.accounts import audit
 from fupin_gis.catalog import Catalog
 from fupin_gis.coverage.checklists import load_checklists
 from fupin_gis.coverage.plan import load_plan, measure
@@ -30,9 +31,11 @@ def rules_from_file(path: Path, base: CoverageSettings) -> CoverageSettings:
         ) from exc
 
 
-def create_run(engine: Engine, settings: CoverageSettings, catalog: Catalog, step: Step = no_step) -> dict[str, Any]:
-    """Compute every rule and store the result as a snapshot (pruning beyond ``settings.keep_runs``);
-    returns the result with ``run_id``."""
+def create_run(
+    engine: Engine, settings: CoverageSettings, catalog: Catalog, step: Step = no_step, username: str = "system"
+) -> dict[str, Any]:
+    """Compute every rule and store the result as a snapshot (pruning beyond ``settings.keep_runs``),
+    with the run's audit row by ``username`` in the same transaction; returns the result with ``run_id``."""
     checklists = load_checklists(settings.checklist_file, catalog)
     plan = load_plan(settings.plan_file, catalog)
     with engine.begin() as conn:
@@ -69,6 +72,7 @@ def create_run(engine: Engine, settings: CoverageSettings, catalog: Catalog, ste
                         index=False, header=False
                     )
                 )
+        audit(conn, username, "coverage_run", {"run": run_id.id})
         if settings.keep_runs is not None:  # the retention setting, in the run's transaction
             prune_in(conn, settings.keep_runs)
     result["run_id"] = run_id.id

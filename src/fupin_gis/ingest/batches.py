@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from fupin_gis.auth.accounts import audit
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.db.security import predicate
 from fupin_gis.db.sql import ident
@@ -102,8 +103,14 @@ def check_write(conn: Connection, spec: LayerSpec, batch: int | None, scope: str
         )
 
 
-def rollback_in(conn: Connection, catalog: Catalog, batch: int, scope: str | None = None) -> dict[str, int]:
-    """Inside an open transaction: remove what ``batch`` added and restore what it replaced."""
+def rollback_in(
+    conn: Connection, catalog: Catalog, batch: int, scope: str | None = None, *, username: str | None = None
+) -> dict[str, int]:
+    """Inside an open transaction: remove what ``batch`` added and restore what it replaced.
+
+    With ``username``, the rollback's audit row is written in the same transaction (a caller that
+    rolls back several batches as one action, such as an OGC API undo, may write one row itself).
+    """
     row = _batch(conn, batch)
     if row.status != "committed":
         raise BatchConflict(f"批次 {batch} 已回滚", f"batch {batch} is already rolled back", batch=batch)
@@ -138,13 +145,19 @@ def rollback_in(conn: Connection, catalog: Catalog, batch: int, scope: str | Non
         {"b": batch},
     ).rowcount
     conn.execute(text("UPDATE batches SET status = 'rolled_back', rolled_back_at = now() WHERE id = :b"), {"b": batch})
-    return {"removed": deleted - restored, "restored": restored}
+    result = {"removed": deleted - restored, "restored": restored}
+    if username is not None:
+        audit(conn, username, "rollback", {"batch": batch, "layer": spec.name, **result})
+    return result
 
 
-def rollback(engine: Engine, catalog: Catalog, batch: int, scope: str | None = None) -> dict[str, int]:
-    """Roll back ``batch`` in a transaction of its own (only if all its features lie in ``scope``)."""
+def rollback(
+    engine: Engine, catalog: Catalog, batch: int, scope: str | None = None, username: str = "system"
+) -> dict[str, int]:
+    """Roll back ``batch`` in a transaction of its own (only if all its features lie in ``scope``),
+    with its audit row by ``username``: the command line and the API leave the same trail."""
     with engine.begin() as conn:
-        return rollback_in(conn, catalog, batch, scope)
+        return rollback_in(conn, catalog, batch, scope, username=username)
 
 
 def list_batches(engine: Engine, limit: int = 200) -> list[dict[str, Any]]:

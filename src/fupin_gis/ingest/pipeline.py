@@ -199,7 +199,7 @@ def run_import(
                     trans.rollback()
                     return report
                 for old in report.replaced_batches:
-                    batches.rollback_in(conn, catalog, old)
+                    batches.rollback_in(conn, catalog, old, username=options.username or "system")
                 if not seat_mode:
                     batch = open_batch(conn, spec, report, options.username)
             deferred = []

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from fupin_gis.api.background import warm_in_background
 from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep, SystemEngineDep, require
-from fupin_gis.auth.accounts import RUNNERS, Principal, record
+from fupin_gis.auth.accounts import RUNNERS, Principal
 from fupin_gis.coverage.plan import load_plan, measure
 from fupin_gis.coverage.snapshots import create_run, diff_runs, get_run, list_runs
 from fupin_gis.coverage.topology import topology, with_codes
@@ -26,8 +26,7 @@ def new_run(
 ) -> dict:
     """Compute every rule on the whole registry and store the snapshot (planners and admins); the
     answer shows the villages of the caller's scope."""
-    result = create_run(system, settings.coverage, catalog)
-    record(system, principal, "coverage_run", {"run": result["run_id"]})
+    result = create_run(system, settings.coverage, catalog, username=principal.username)  # audited in its transaction
     warm_in_background(request.app)  # the map's first view in the new run's colours
     if principal.scope != "*":
         scope = principal.scope.split(",")

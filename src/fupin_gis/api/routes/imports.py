@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from fupin_gis.api.background import warm_in_background
 from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep, SettingsDep, SystemEngineDep, require
-from fupin_gis.auth.accounts import WRITERS, Principal, record
+from fupin_gis.auth.accounts import WRITERS, Principal
 from fupin_gis.errors import InvalidInput, UnsupportedFormat, UploadTooLarge
 from fupin_gis.ingest import ImportOptions, run_import
 from fupin_gis.ingest.answers import pairs, value_maps
@@ -119,7 +119,7 @@ def undo_import(
     principal: Annotated[Principal, Depends(require(*WRITERS))],
 ) -> dict:
     """Roll a batch back: remove what it added, restore what it replaced."""
-    result = {"batch": batch, **rollback(principal.scoped(system, rls=False), catalog, batch, principal.scope)}
-    record(system, principal, "rollback", result)
-    warm_in_background(request.app)
+    done = rollback(principal.scoped(system, rls=False), catalog, batch, principal.scope, principal.username)
+    warm_in_background(request.app)  # the rollback wrote its audit row in its transaction
+    result = {"batch": batch, **done}
     return result

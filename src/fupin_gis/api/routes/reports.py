@@ -12,15 +12,16 @@ from sqlalchemy import text
 from starlette.background import BackgroundTask
 
 from fupin_gis.api.deps import CatalogDep, EngineDep, PrincipalDep, SettingsDep, SystemEngineDep
-from fupin_gis.auth.accounts import RUNNERS, record
+from fupin_gis.auth.accounts import RUNNERS
 from fupin_gis.coverage.completeness import completeness
 from fupin_gis.coverage.snapshots import data_changed_since
 from fupin_gis.coverage.verdicts import RULES
 from fupin_gis.errors import Forbidden
 from fupin_gis.reports.build import REPORTS, build_report
+from fupin_gis.reports.export import export, exporting
 from fupin_gis.reports.model import Report
 from fupin_gis.reports.registry import report_kind
-from fupin_gis.reports.render import FORMATS, check_format, csv_lines, filename, html, write
+from fupin_gis.reports.render import FORMATS, check_format, csv_lines, filename, html
 from fupin_gis.resources import render_template
 
 router = APIRouter(tags=["reports"])
@@ -93,23 +94,26 @@ def download(
     settings: SettingsDep,
     report: ReportDep,
 ) -> HTMLResponse | StreamingResponse | FileResponse:
-    """A report in one format (``html`` opens in the browser; the rest download)."""
-    record(
-        system,
-        principal,
-        "export",
-        {"report": report.name, "format": fmt, "run": report.run["run_id"], "area": report.area},
-    )
+    """A report in one format (``html`` opens in the browser; the rest download). The export is
+    audited by the reports' core (``reports.export``), as from the command line."""
     templates = settings.web_dir / "templates"
     attachment = {"Content-Disposition": f'attachment; filename="{filename(report, fmt)}"'}
     if fmt == "html":
-        return HTMLResponse(html(report, templates))
+        with exporting(system, report, fmt, principal.username):
+            page = html(report, templates)
+        return HTMLResponse(page)
     if fmt == "csv":
+        with exporting(system, report, fmt, principal.username):  # recorded as the stream starts
+            lines = csv_lines(report)
         return StreamingResponse(
-            (chunk.encode("utf-8") for chunk in csv_lines(report)), media_type=FORMATS["csv"].media, headers=attachment
+            (chunk.encode("utf-8") for chunk in lines), media_type=FORMATS["csv"].media, headers=attachment
         )
     tmp = tempfile.TemporaryDirectory(prefix="fupin-report-")
-    path = write(report, fmt, Path(tmp.name) / filename(report, fmt), templates)
+    try:
+        path = export(system, report, fmt, Path(tmp.name) / filename(report, fmt), templates, principal.username)
+    except BaseException:
+        tmp.cleanup()
+        raise
     return FileResponse(path, media_type=FORMATS[fmt].media, headers=attachment, background=BackgroundTask(tmp.cleanup))
 
 
