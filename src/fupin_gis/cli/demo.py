@@ -49,7 +49,9 @@ def demo(
 
         with console.status("项目与资金 / projects and funds (printing the notice sheets)…"):
             made = ledger_demo.build(open_ledger(open_engine(url), catalog, settings))
-        console.print(f"项目库 / project library: {made['projects']} 个2011年子项目, 规则拒绝 refused: {len(made['refused'])}")
+        console.print(
+            f"项目库 / project library: {made['projects']} 个2011年子项目, 规则拒绝 refused: {len(made['refused'])}"
+        )
         from fupin_gis.coverage.snapshots import create_run
 
         with console.status("覆盖分析 / coverage…"):
