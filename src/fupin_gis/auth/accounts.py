@@ -24,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.auth import throttle
+from fupin_gis.auth.scope import scope_codes, within
 from fupin_gis.db.security import PERSONAL_ROLES
 from fupin_gis.errors import InvalidInput, NotFound, TooManyAttempts
 from fupin_gis.settings import AuthSettings
@@ -99,6 +100,16 @@ def add_user(engine: Engine, username: str, password: str, role: str, scope: str
         ).scalar_one()
         audit(conn, "system", "user_add", {"user": username, "role": role, "scope": scope})
     return int(uid)
+
+
+def authors_within(engine: Engine, scope: str) -> list[str] | None:
+    """The accounts whose scope lies inside ``scope`` (``auth.scope.within``): the authors of the
+    batches a scoped account sees; None for ``*`` (every batch, the command line's included)."""
+    if not scope_codes(scope):
+        return None
+    with engine.connect() as conn:
+        users = conn.execute(text("SELECT username, scope FROM users")).all()
+    return [u.username for u in users if within(u.scope, scope)]
 
 
 def list_users(engine: Engine) -> list[dict[str, Any]]:

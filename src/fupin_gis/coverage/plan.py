@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Connection, text
 
+from fupin_gis.auth.scope import township_sql
 from fupin_gis.catalog import Catalog
 from fupin_gis.db.sql import ident
 from fupin_gis.errors import InvalidInput
@@ -138,7 +139,7 @@ def measure(conn: Connection, plan: Plan, catalog: Catalog) -> dict[str, Any]:
         if year:
             filters.append(f"{year_expr} BETWEEN :y0 AND :y1")
         has_village = "village_code" in catalog.layer(item.layer).field_names
-        town = "coalesce(left(x.village_code, 9), t.code)" if has_village else "t.code"
+        town = f"coalesce({township_sql('x.village_code')}, t.code)" if has_village else "t.code"
         sql = (
             f"SELECT {year_expr} AS year, {town} AS township, {MEASURES[item.measure]} AS amount "
             f"FROM {ident(item.layer)} x LEFT JOIN townships t ON ST_Intersects(t.geom, ST_PointOnSurface(x.geom)) "

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from fupin_gis.auth.scope import county_of, township_of
 from fupin_gis.coverage import rules
 from fupin_gis.coverage.checklists import Checklists, household_checks, household_counts, missing_items, village_checks
 from fupin_gis.coverage.netcache import cached_network
@@ -85,7 +86,7 @@ def summarise(villages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     }
     summary: dict[str, dict[str, Any]] = {}
     for v in villages:
-        for unit in (v["code"][:9], v["code"][:6]):
+        for unit in (township_of(v["code"]), county_of(v["code"])):
             s = summary.setdefault(unit, {"villages": 0})
             s["villages"] += 1
             for name, (part, figure) in figures.items():

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.auth.accounts import audit
+from fupin_gis.auth.scope import county_of, filter_run, scope_of, township_of
 from fupin_gis.catalog import Catalog
 from fupin_gis.coverage.checklists import load_checklists
 from fupin_gis.coverage.plan import load_plan, measure
@@ -97,16 +98,30 @@ def data_changed_since(conn: Connection, run_id: int) -> int:
 
 
 def list_runs(engine: Engine) -> list[dict[str, Any]]:
-    """Every snapshot, newest first (without village rows)."""
+    """Every snapshot, newest first (without village rows), as the engine's scope may see it."""
     with engine.connect() as conn:
         rows = conn.execute(
             text("SELECT id, created_at, data_version, rules, network FROM coverage_runs ORDER BY id DESC")
         ).mappings()
-        return [dict(r) for r in rows]
+        scope = scope_of(conn)
+        return [filter_run(dict(r), scope) for r in rows]
+
+
+def as_seen(conn: Connection, run: dict[str, Any]) -> dict[str, Any]:
+    """``run`` as the scope of ``conn`` may see it (``auth.scope.filter_run``; the roads of the joint
+    harden plan are those ``conn`` may read)."""
+    scope = scope_of(conn)
+    if scope == "*":
+        return run
+    segments = (run.get("harden_plan") or {}).get("segments") or []
+    roads = conn.execute(text("SELECT id FROM roads WHERE id = ANY(:s)"), {"s": segments}).scalars().all()
+    return filter_run(run, scope, roads)
 
 
 def get_run(engine: Engine, run_id: int, village: str | None = None, area: str | None = None) -> dict[str, Any]:
-    """One snapshot (summary and villages, only those whose code starts with ``area`` if given), or one village."""
+    """One snapshot (summary and villages, only those whose code starts with ``area`` if given), or one
+    village; as the engine's scope may see it (row-level security on the villages, ``as_seen`` on the
+    totals stored with the run)."""
     with engine.connect() as conn:
         run = (
             conn.execute(
@@ -142,17 +157,18 @@ def get_run(engine: Engine, run_id: int, village: str | None = None, area: str |
             .scalars()
             .all()
         )
-    return {
-        "run_id": run["id"],
-        "created_at": run["created_at"].isoformat(),
-        "data_version": run["data_version"],
-        "rules": run["rules"],
-        "summary": visible_summary(run["summary"], villages),
-        "network": run["network"],
-        "harden_plan": run["harden_plan"],
-        "plan": run["plan"],
-        "villages": list(villages),
-    }
+        found = {
+            "run_id": run["id"],
+            "created_at": run["created_at"].isoformat(),
+            "data_version": run["data_version"],
+            "rules": run["rules"],
+            "summary": visible_summary(run["summary"], villages),
+            "network": run["network"],
+            "harden_plan": run["harden_plan"],
+            "plan": run["plan"],
+            "villages": list(villages),
+        }
+        return as_seen(conn, found)
 
 
 def visible_summary(summary: dict[str, Any], villages: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -164,7 +180,7 @@ def visible_summary(summary: dict[str, Any], villages: Sequence[dict[str, Any]])
     """
     seen: dict[str, int] = {}
     for v in villages:
-        for unit in (v["code"][:9], v["code"][:6]):
+        for unit in (township_of(v["code"]), county_of(v["code"])):
             seen[unit] = seen.get(unit, 0) + 1
     return {unit: s for unit, s in summary.items() if seen.get(unit) == s.get("villages")}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -160,32 +161,31 @@ def rollback(
         return rollback_in(conn, catalog, batch, scope, username=username)
 
 
-def list_batches(engine: Engine, limit: int = 200) -> list[dict[str, Any]]:
-    """The newest batches first."""
+BATCH_COLUMNS = "id, layer, source, sha256, username, created_at, counts, status, rolled_back_at"
+
+
+def list_batches(engine: Engine, limit: int = 200, authors: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """The newest batches first; only those written by ``authors`` if given (what a scoped account
+    sees: ``auth.accounts.authors_within``)."""
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT id, layer, source, sha256, username, created_at, counts, status, rolled_back_at "
-                "FROM batches ORDER BY id DESC LIMIT :n"
+                f"SELECT {BATCH_COLUMNS} FROM batches "
+                "WHERE CAST(:all AS boolean) OR username = ANY(:authors) ORDER BY id DESC LIMIT :n"
             ),
-            {"n": limit},
+            {"n": limit, "all": authors is None, "authors": list(authors or [])},
         ).mappings()
         return [dict(r) for r in rows]
 
 
-def get_batch(engine: Engine, batch: int) -> dict[str, Any]:
-    """One batch with its stored report."""
+def get_batch(engine: Engine, batch: int, authors: Collection[str] | None = None) -> dict[str, Any]:
+    """One batch with its stored report (NotFound too if ``authors`` is given and did not write it)."""
     with engine.connect() as conn:
         row = (
-            conn.execute(
-                text(
-                    "SELECT id, layer, source, sha256, username, created_at, counts, status, rolled_back_at, report FROM batches WHERE id = :b"
-                ),
-                {"b": batch},
-            )
+            conn.execute(text(f"SELECT {BATCH_COLUMNS}, report FROM batches WHERE id = :b"), {"b": batch})
             .mappings()
             .one_or_none()
         )
-    if row is None:
+    if row is None or (authors is not None and row["username"] not in authors):
         raise NotFound(f"没有批次 {batch}", f"No batch {batch}", batch=batch)
     return dict(row)

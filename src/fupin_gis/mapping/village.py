@@ -12,6 +12,7 @@ import folium
 from branca.element import Element, Figure
 from sqlalchemy import Connection, Engine, text
 
+from fupin_gis.auth.scope import township_sql
 from fupin_gis.catalog import Catalog, LayerSpec
 from fupin_gis.coverage.checklists import load_checklists
 from fupin_gis.db.sql import ident
@@ -62,7 +63,7 @@ def village_facts(engine: Engine, catalog: Catalog, code: str) -> dict[str, Any]
             text(
                 "SELECT v.code, v.name, v.households, v.population, t.name AS township, t.code AS township_code, "
                 "ST_XMin(v.geom) AS x0, ST_YMin(v.geom) AS y0, ST_XMax(v.geom) AS x1, ST_YMax(v.geom) AS y1 "
-                "FROM villages v LEFT JOIN townships t ON t.code = left(v.code, 9) WHERE v.code = :c"
+                f"FROM villages v LEFT JOIN townships t ON t.code = {township_sql('v.code')} WHERE v.code = :c"
             ),
             {"c": code},
         ).one_or_none()

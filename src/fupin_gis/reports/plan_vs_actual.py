@@ -32,7 +32,7 @@ def plan_vs_actual(engine: Engine, run_id: int, area: str | None) -> Report:
     rows = []
     for item in plan["items"]:
         figures_ = {"item": item["label"], "unit": item["unit"]}
-        if area is None:
+        if area is None and not item.get("hidden"):  # a total the caller's scope sees in full
             rows.append(
                 {"town_code": "", "town": "全部 / all", **figures_}
                 | {"planned": item["planned"], "done": item["done"], "share": item["share"]}

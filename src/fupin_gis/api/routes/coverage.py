@@ -10,7 +10,7 @@ from fupin_gis.api.background import warm_in_background
 from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep, SystemEngineDep, require
 from fupin_gis.auth.accounts import RUNNERS, Principal
 from fupin_gis.coverage.plan import load_plan, measure
-from fupin_gis.coverage.snapshots import create_run, diff_runs, get_run, list_runs
+from fupin_gis.coverage.snapshots import as_seen, create_run, diff_runs, get_run, list_runs
 from fupin_gis.coverage.topology import topology, with_codes
 
 router = APIRouter(prefix="/api/coverage", tags=["coverage"])
@@ -25,13 +25,11 @@ def new_run(
     principal: Annotated[Principal, Depends(require(*RUNNERS))],
 ) -> dict:
     """Compute every rule on the whole registry and store the snapshot (planners and admins); the
-    answer shows the villages of the caller's scope."""
+    answer is the run as the caller's scope sees it (as ``GET /runs/{id}`` gives it)."""
     result = create_run(system, settings.coverage, catalog, username=principal.username)  # audited in its transaction
     warm_in_background(request.app)  # the map's first view in the new run's colours
-    if principal.scope != "*":
-        scope = principal.scope.split(",")
-        result["villages"] = [v for v in result["villages"] if any(v["code"].startswith(s) for s in scope)]
-    return result
+    with principal.scoped(system).connect() as conn:  # the answer shows what GET would: the caller's scope
+        return as_seen(conn, result)
 
 
 @router.get("/runs")

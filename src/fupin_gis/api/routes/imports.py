@@ -10,8 +10,16 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from fupin_gis.api.background import warm_in_background
-from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep, SettingsDep, SystemEngineDep, require
-from fupin_gis.auth.accounts import WRITERS, Principal
+from fupin_gis.api.deps import (
+    CatalogDep,
+    EngineDep,
+    LayerDep,
+    PrincipalDep,
+    SettingsDep,
+    SystemEngineDep,
+    require,
+)
+from fupin_gis.auth.accounts import WRITERS, Principal, authors_within
 from fupin_gis.errors import InvalidInput, UnsupportedFormat, UploadTooLarge
 from fupin_gis.ingest import ImportOptions, run_import
 from fupin_gis.ingest.answers import pairs, value_maps
@@ -99,15 +107,15 @@ def create_import(
 
 
 @router.get("/imports")
-def imports(engine: EngineDep) -> list[dict]:
-    """Import batches, newest first."""
-    return list_batches(engine)
+def imports(engine: EngineDep, system: SystemEngineDep, principal: PrincipalDep) -> list[dict]:
+    """Import batches, newest first: for a scoped account, those written by accounts of its scope."""
+    return list_batches(engine, authors=authors_within(system, principal.scope))
 
 
 @router.get("/imports/{batch}")
-def one_import(batch: int, engine: EngineDep) -> dict:
-    """One batch with its report."""
-    return get_batch(engine, batch)
+def one_import(batch: int, engine: EngineDep, system: SystemEngineDep, principal: PrincipalDep) -> dict:
+    """One batch with its report (a scoped account's: as in the list)."""
+    return get_batch(engine, batch, authors_within(system, principal.scope))
 
 
 @router.delete("/imports/{batch}")

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import text
 
-from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep, PrincipalDep, SettingsDep
-from fupin_gis.auth.accounts import WRITERS
+from fupin_gis.api.deps import CatalogDep, EngineDep, LayerDep, PrincipalDep, SettingsDep, SystemEngineDep
+from fupin_gis.auth.accounts import WRITERS, authors_within
 from fupin_gis.ingest.batches import list_batches
 from fupin_gis.ingest.edit import feature_row
 from fupin_gis.mapping.build import build_map
@@ -65,11 +65,13 @@ def upload_page(catalog: CatalogDep, settings: SettingsDep, principal: Principal
 
 @router.get("/batches", response_class=HTMLResponse)
 def batches_page(
-    engine: EngineDep, catalog: CatalogDep, settings: SettingsDep, principal: PrincipalDep
+    engine: EngineDep, system: SystemEngineDep, catalog: CatalogDep, settings: SettingsDep, principal: PrincipalDep
 ) -> HTMLResponse:
-    """Import batches, newest first, each committed one with a rollback button."""
+    """Import batches, newest first (a scoped account's: those of its scope), each committed one with a
+    rollback button."""
     labels = {s.name: s.label for s in catalog.ordered()}
-    return _template(settings, "batches.html", batches=list_batches(engine), labels=labels)
+    shown = list_batches(engine, authors=authors_within(system, principal.scope))
+    return _template(settings, "batches.html", batches=shown, labels=labels)
 
 
 def _shown(value: Any) -> str:
