@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_database, record, timed  # noqa: E402
+from common import demo_database, record, timed  # noqa: E402
 
 NEW_ROADS = 300
 
@@ -54,10 +54,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the demo already in the database")
     args = parser.parse_args()
     db = "fupin_bench_coverage" if args.scale == "county" else f"fupin_bench_coverage_{args.scale}"
-    url = bench_database(db, keep=args.reuse).replace("+psycopg", "")
+    url = demo_database(db, args.scale, reuse=args.reuse)  # --reuse builds it when there is none
     env = {"DATABASE_URL": url}
-    if not args.reuse:
-        timed([sys.executable, "-m", "fupin_gis", "demo", "--scale", args.scale, "--seed", "1"], env)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DELETE FROM roads WHERE code LIKE 'BENCH-NEW-%'")
         conn.execute("DELETE FROM network_roads")

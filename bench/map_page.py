@@ -21,7 +21,7 @@ import psycopg
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_database, record, timed  # noqa: E402
+from common import demo_database, record  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 from tiles import DB, serve_app  # noqa: E402
 
@@ -58,19 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reuse", action="store_true")
     args = parser.parse_args()
-    if args.reuse:
-        from sqlalchemy.engine import make_url
-
-        from fupin_gis.db.setup import bring_up
-
-        url = (
-            make_url(bring_up(Settings()))
-            .set(database=DB, drivername="postgresql")
-            .render_as_string(hide_password=False)
-        )
-    else:
-        url = bench_database(DB).replace("+psycopg", "")
-        timed([sys.executable, "-m", "fupin_gis", "demo", "--scale", "county", "--seed", "1"], {"DATABASE_URL": url})
+    url = demo_database(DB, "county", reuse=args.reuse)  # --reuse builds it when there is none
     with psycopg.connect(url) as conn:
         segments = conn.execute("SELECT count(*) FROM roads").fetchone()[0]
         conn.execute("DELETE FROM tile_cache")

@@ -15,13 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import OUT, bench_database, record, timed  # noqa: E402
-
-from fupin_gis.db.setup import bring_up  # noqa: E402
-from fupin_gis.settings import Settings  # noqa: E402
+from common import OUT, demo_database, record, timed  # noqa: E402
 
 BASELINE = (
     "COPY (SELECT left(code, 9), code, name, result->'road_access'->>'connected', result->'road_access'->>'gap_m', "
@@ -37,12 +34,10 @@ def main() -> None:
     parser.add_argument("--scale", default="county")
     parser.add_argument("--reuse", action="store_true", help="keep the bench database and its newest coverage run")
     args = parser.parse_args()
-    if args.reuse:
-        base = make_url(bring_up(Settings()))
-        url = base.set(database=DB).render_as_string(hide_password=False).replace("+psycopg", "")
-    else:
-        url = bench_database(DB).replace("+psycopg", "")
-        timed([sys.executable, "-m", "fupin_gis", "demo", "--scale", args.scale, "--seed", "1"], {"DATABASE_URL": url})
+    url = demo_database(DB, args.scale, reuse=args.reuse)  # --reuse builds it when there is none
+    with psycopg.connect(url) as conn:
+        has_run = conn.execute("SELECT EXISTS (SELECT 1 FROM coverage_runs)").fetchone()[0]
+    if not (args.reuse and has_run):
         timed([sys.executable, "-m", "fupin_gis", "coverage", "run", "--json"], {"DATABASE_URL": url})
     OUT.mkdir(exist_ok=True)
     env = {"DATABASE_URL": url}

@@ -32,7 +32,7 @@ import psycopg
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH, bench_database, record, timed  # noqa: E402
+from common import BENCH, demo_database, record  # noqa: E402
 
 from fupin_gis.catalog import load_catalog  # noqa: E402
 from fupin_gis.settings import Settings  # noqa: E402
@@ -171,14 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reuse", action="store_true")
     args = parser.parse_args()
-    if args.reuse:
-        from fupin_gis.db.setup import bring_up
-
-        server = create_engine(bring_up(Settings())).url
-        url = server.set(database=DB, drivername="postgresql").render_as_string(hide_password=False)
-    else:
-        url = bench_database(DB).replace("+psycopg", "")
-        timed([sys.executable, "-m", "fupin_gis", "demo", "--scale", "county", "--seed", "1"], {"DATABASE_URL": url})
+    url = demo_database(DB, "county", reuse=args.reuse)  # --reuse builds it when there is none
     with psycopg.connect(url) as conn:
         segments = conn.execute("SELECT count(*) FROM roads").fetchone()[0]
         sets = {z: tiles_for(conn, z, n) for z, n in ((8, 50), (10, 50), (12, 100), (14, 300))}
