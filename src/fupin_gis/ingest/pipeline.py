@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
+from pyproj import Transformer
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 from fupin_gis.auth.accounts import audit
 from fupin_gis.catalog import Catalog, LayerSpec
@@ -28,12 +27,13 @@ from fupin_gis.errors import ImportRefused, InvalidInput
 from fupin_gis.ingest import batches, profiles
 from fupin_gis.ingest.archive import ArchiveLimits, expand
 from fupin_gis.ingest.chunks import TYPE_NAMES, ChunkContext, validate_chunk
-from fupin_gis.ingest.crs import CrsDecision, infer_crs, lands_inside, parse_crs
+from fupin_gis.ingest.crs import lands_inside
 from fupin_gis.ingest.encoding import looks_mojibake
 from fupin_gis.ingest.encoding import normalise as normalise_encoding
 from fupin_gis.ingest.fields import map_fields
 from fupin_gis.ingest.geometry import FAMILY, NAMES_ZH
 from fupin_gis.ingest.load import Stager, check_keys, defer_indexes, open_batch, promote
+from fupin_gis.ingest.placement import decide_crs, deployment_area
 from fupin_gis.ingest.problems import Problem
 from fupin_gis.ingest.reading import (
     FLAG_PREFIX,
@@ -100,37 +100,6 @@ def _family(geometry_type: str | None) -> str | None:
         return None
     g = geometry_type.replace(" Z", "").replace(" M", "").replace("3D ", "").replace("Multi", "")
     return g if g in ("Point", "LineString", "Polygon") else None
-
-
-def deployment_area(conn: Connection) -> shapely.Geometry | None:
-    """The union of the deployment's counties (lon/lat), or None when there are none."""
-    wkb = conn.execute(text("SELECT ST_AsBinary(ST_Union(geom)) FROM counties")).scalar_one()
-    return shapely.from_wkb(bytes(wkb)) if wkb is not None else None
-
-
-def decide_crs(src: Source, option: str | None, area: shapely.Geometry | None) -> CrsDecision:
-    """Option, then .prj, then the format's own CRS, then inference from the coordinates."""
-    if option:
-        try:
-            return CrsDecision(parse_crs(option), "option")
-        except CRSError as exc:
-            raise ImportRefused(f"无法识别 --crs {option}", f"cannot read --crs {option}: {exc}") from exc
-    if src.prj:
-        try:
-            return CrsDecision(CRS.from_user_input(src.prj), "prj")
-        except CRSError:
-            decision = infer_crs(src.bounds, area) if src.bounds else CrsDecision(None, "prj")
-            decision.note = "无法解析 .prj，按坐标推断 / unreadable .prj, inferred from coordinates. " + decision.note
-            return decision
-    if src.format_crs:
-        crs = CRS.from_user_input(src.format_crs)
-        # GeoJSON says lon/lat, but projected coordinates in GeoJSON are common in the wild.
-        if crs.is_geographic and src.bounds and max(abs(v) for v in src.bounds) > 360:
-            return infer_crs(src.bounds, area)
-        return CrsDecision(crs, "format")
-    if src.bounds is None:
-        return CrsDecision(None, "inferred", note="没有坐标 / no coordinates")
-    return infer_crs(src.bounds, area)
 
 
 def run_import(
