@@ -17,8 +17,10 @@ from ogc_helpers import Account, make_accounts, serve
 from owslib.ogcapi.features import Features
 from sqlalchemy import Engine, text
 
+from fupin_gis.errors import InvalidInput
+from fupin_gis.ogc.cursor import cursor_key, sign, verify
 from fupin_gis.ogc.pages import count_within
-from fupin_gis.settings import Settings
+from fupin_gis.settings import OgcSettings, Settings
 
 
 @pytest.fixture(scope="module")
@@ -179,13 +181,14 @@ def test_unknown_filter_language_and_crs_are_400(client: httpx.Client) -> None:
     assert wrong.status_code == 400 and "EPSG/0/4490" in wrong.json()["message_en"]
     for bad in (
         {"limit": 0},
-        {"limit": 10_001},
         {"limit": "many"},
         {"bbox": "1,2,3"},
         {"bbox": "200,0,210,1"},
         {"sortby": "name"},
     ):
         assert client.get("/collections/roads/items", params=bad).status_code == 400, bad
+    capped = client.get("/collections/roads/items", params={"limit": 50_000}).json()  # more than the maximum
+    assert "limit=10000" in next(x["href"] for x in capped["links"] if x["rel"] == "self")  # is the maximum
 
 
 def _coords(feature: dict[str, Any]) -> list[list[float]]:
@@ -397,3 +400,14 @@ def test_tiles_tilejson_and_style_serve_the_maps_tiles_in_scope(
         assert c.get("/ogc/collections/roads/tiles/Other/1/0/0").status_code == 404
     map_cache = httpx.get(f"{server}/tiles/roads/13/{x}/{y}.mvt", headers=eng_a.bearer)
     assert map_cache.headers["cache-control"] == "private, no-cache"  # revalidated by the browser, kept by no proxy
+
+
+def test_the_cursor_key_is_made_once_and_kept_private(tmp_path: Any) -> None:
+    settings = OgcSettings(secret_file=tmp_path / "var" / "ogc-cursor.key")
+    key = cursor_key(settings)
+    assert cursor_key(settings) == key and (tmp_path / "var" / "ogc-cursor.key").stat().st_mode & 0o777 == 0o600
+    assert cursor_key(OgcSettings(cursor_secret="shared")) == cursor_key(OgcSettings(cursor_secret="shared")) != key
+    token = sign({"i": 5}, key)
+    assert verify(token, key) == {"i": 5}
+    with pytest.raises(InvalidInput):
+        verify(token, cursor_key(OgcSettings(cursor_secret="other")))

@@ -96,6 +96,7 @@ def extents(conn: Connection, specs: list[LayerSpec]) -> dict[str, list[float] |
     """Each layer's lon/lat box as the connection's scope sees it (None: no features)."""
     if not specs:
         return {}
+    conn.execute(text("SET LOCAL jit = off"))  # see pages.NO_JIT
     parts = " UNION ALL ".join(
         f"SELECT {i} AS n, ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1 "
         f"FROM (SELECT ST_Extent(geom) AS e FROM {ident(spec.name)}) s{i}"

@@ -38,15 +38,16 @@ class ItemsRequest:
 
 
 def _limit(raw: str | None, settings: OgcSettings) -> int:
+    """The page size: the default when not given, at most the maximum (a larger ask gets the maximum)."""
     if raw is None or raw == "":
         return settings.default_limit
-    if not raw.strip().isdigit() or not 1 <= int(raw) <= settings.max_limit:
+    if not raw.strip().isdigit() or int(raw) < 1:
         raise InvalidInput(
             f"limit 应为 1–{settings.max_limit} 的整数",
             f"limit must be a whole number 1–{settings.max_limit}",
             field="limit",
         )
-    return int(raw)
+    return min(int(raw), settings.max_limit)
 
 
 def _bbox(raw: str, crs: OutputCrs, storage_srid: int) -> tuple[float, float, float, float]:

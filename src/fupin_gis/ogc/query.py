@@ -114,9 +114,13 @@ def geometry_json(catalog: Catalog, crs: OutputCrs, name: str = "geom") -> str:
 
 
 def properties_json(spec: LayerSpec) -> str:
-    """SQL of the catalog fields as a JSON object text (in catalog order)."""
-    pairs = ", ".join(f"'{f.name}', {column(ALIAS, f.name)}" for f in spec.fields)
-    return f"json_build_object({pairs})::text"
+    """SQL of the catalog fields as a compact JSON object text (in catalog order, nulls kept: a client
+    that reads no schema still sees every field)."""
+    parts = [
+        f"""'{"," if i else "{"}"{f.name}":' || coalesce(to_json({column(ALIAS, f.name)})::text, 'null')"""
+        for i, f in enumerate(spec.fields)
+    ]
+    return "(" + " || ".join(parts) + " || '}')" if parts else "'{}'"
 
 
 def feature_json(spec: LayerSpec, catalog: Catalog, crs: OutputCrs) -> str:
