@@ -13,11 +13,13 @@ import cql2
 import httpx
 import mapbox_vector_tile
 import pytest
+from fastapi.testclient import TestClient
 from ogc_helpers import Account, make_accounts, serve
 from owslib.ogcapi.features import Features
 from sqlalchemy import Engine, text
 
 from fupin_gis.errors import InvalidInput
+from fupin_gis.main import create_app
 from fupin_gis.ogc.cursor import cursor_key, sign, verify
 from fupin_gis.ogc.pages import count_within
 from fupin_gis.settings import OgcSettings, Settings
@@ -411,3 +413,30 @@ def test_the_cursor_key_is_made_once_and_kept_private(tmp_path: Any) -> None:
     assert verify(token, key) == {"i": 5}
     with pytest.raises(InvalidInput):
         verify(token, cursor_key(OgcSettings(cursor_secret="other")))
+
+
+def test_links_use_the_public_url_and_extents_the_callers_scope(
+    settings: Settings, ogc_engine: Engine, server: str, accounts: dict[str, Account]
+) -> None:
+    eng_a = accounts["eng_a"]
+    mine = httpx.get(f"{server}/ogc/collections/roads", headers=eng_a.bearer).json()["extent"]["spatial"]["bbox"][0]
+    with ogc_engine.connect() as conn:
+        x0, y0, x1, y1 = conn.execute(
+            text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                "(SELECT ST_Extent(geom) e FROM roads WHERE left(village_code, 9) = :t) s"
+            ),
+            {"t": eng_a.scope},
+        ).one()
+    assert mine == pytest.approx([x0, y0, x1, y1], abs=1e-12)  # the township's roads, not the county's
+    code = httpx.get(f"{server}/ogc/collections/roads/items", params={"limit": 1}, headers=eng_a.bearer).json()
+    head = httpx.head(f"{server}/ogc/collections/roads/items/{code['features'][0]['id']}", headers=eng_a.bearer)
+    assert head.status_code == 200 and head.headers["etag"] and head.content == b""
+    url = ogc_engine.url.render_as_string(hide_password=False)
+    public = "https://gis.example.cn/ogc"
+    behind = settings.model_copy(
+        update={"database_url": url, "ogc": settings.ogc.model_copy(update={"public_url": public})}
+    )
+    with TestClient(create_app(behind)) as client:  # accounts off: the system
+        links = client.get("/ogc").json()["links"]
+    assert links and all(link["href"].startswith(public + "/") for link in links)
