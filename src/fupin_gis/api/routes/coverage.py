@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
 
 from fupin_gis.api.background import warm_in_background
 from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep, SystemEngineDep, require
+from fupin_gis.api.schemas import Run, RunDiff, RunSummary, RunVillage
 from fupin_gis.auth.accounts import RUNNERS, Principal
 from fupin_gis.coverage.plan import load_plan, measure
 from fupin_gis.coverage.snapshots import as_seen, create_run, diff_runs, get_run, list_runs
@@ -16,48 +18,48 @@ from fupin_gis.coverage.topology import topology, with_codes
 router = APIRouter(prefix="/api/coverage", tags=["coverage"])
 
 
-@router.post("/runs", status_code=201)
+@router.post("/runs", status_code=201, response_model=Run)
 def new_run(
     request: Request,
     system: SystemEngineDep,
     settings: SettingsDep,
     catalog: CatalogDep,
     principal: Annotated[Principal, Depends(require(*RUNNERS))],
-) -> dict:
+) -> Any:
     """Compute every rule on the whole registry and store the snapshot (planners and admins); the
     answer is the run as the caller's scope sees it (as ``GET /runs/{id}`` gives it)."""
     result = create_run(system, settings.coverage, catalog, username=principal.username)  # audited in its transaction
     warm_in_background(request.app)  # the map's first view in the new run's colours
     with principal.scoped(system).connect() as conn:  # the answer shows what GET would: the caller's scope
-        return as_seen(conn, result)
+        return jsonable_encoder(as_seen(conn, result))
 
 
-@router.get("/runs")
-def runs(engine: EngineDep) -> list[dict]:
+@router.get("/runs", response_model=list[RunSummary])
+def runs(engine: EngineDep) -> Any:
     """Stored runs, newest first."""
-    return list_runs(engine)
+    return jsonable_encoder(list_runs(engine))
 
 
-@router.get("/runs/{run_id}")
-def one_run(run_id: int, engine: EngineDep) -> dict:
-    """A stored run: summary and every village."""
-    return get_run(engine, run_id)
+@router.get("/runs/{run_id}", response_model=Run)
+def one_run(run_id: int, engine: EngineDep) -> Any:
+    """A stored run: summary and every village the caller's scope sees."""
+    return jsonable_encoder(get_run(engine, run_id))
 
 
-@router.get("/runs/{run_id}/villages/{code}")
-def one_village(run_id: int, code: str, engine: EngineDep) -> dict:
+@router.get("/runs/{run_id}/villages/{code}", response_model=RunVillage)
+def one_village(run_id: int, code: str, engine: EngineDep) -> Any:
     """One village of a stored run."""
-    return get_run(engine, run_id, code)
+    return jsonable_encoder(get_run(engine, run_id, code))
 
 
-@router.get("/diff")
+@router.get("/diff", response_model=RunDiff)
 def diff(
     engine: EngineDep,
     a: Annotated[int, Query(description="earlier run id")],
     b: Annotated[int, Query(description="later run id")],
-) -> dict:
+) -> Any:
     """What changed village by village between runs ``a`` and ``b``."""
-    return diff_runs(engine, a, b)
+    return jsonable_encoder(diff_runs(engine, a, b))
 
 
 @router.get("/plan")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path, PurePath
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from fupin_gis.api.background import warm_in_background
@@ -19,6 +20,7 @@ from fupin_gis.api.deps import (
     SystemEngineDep,
     require,
 )
+from fupin_gis.api.schemas import Batch, BatchSummary, Rollback
 from fupin_gis.auth.accounts import WRITERS, Principal, authors_within
 from fupin_gis.errors import InvalidInput, UnsupportedFormat, UploadTooLarge
 from fupin_gis.ingest import ImportOptions, run_import
@@ -106,19 +108,19 @@ def create_import(
     return JSONResponse(report.to_dict() | {"sha256": report.sha256}, status_code=status)
 
 
-@router.get("/imports")
-def imports(engine: EngineDep, system: SystemEngineDep, principal: PrincipalDep) -> list[dict]:
+@router.get("/imports", response_model=list[BatchSummary])
+def imports(engine: EngineDep, system: SystemEngineDep, principal: PrincipalDep) -> Any:
     """Import batches, newest first: for a scoped account, those written by accounts of its scope."""
-    return list_batches(engine, authors=authors_within(system, principal.scope))
+    return jsonable_encoder(list_batches(engine, authors=authors_within(system, principal.scope)))
 
 
-@router.get("/imports/{batch}")
-def one_import(batch: int, engine: EngineDep, system: SystemEngineDep, principal: PrincipalDep) -> dict:
+@router.get("/imports/{batch}", response_model=Batch)
+def one_import(batch: int, engine: EngineDep, system: SystemEngineDep, principal: PrincipalDep) -> Any:
     """One batch with its report (a scoped account's: as in the list)."""
-    return get_batch(engine, batch, authors_within(system, principal.scope))
+    return jsonable_encoder(get_batch(engine, batch, authors_within(system, principal.scope)))
 
 
-@router.delete("/imports/{batch}")
+@router.delete("/imports/{batch}", response_model=Rollback)
 def undo_import(
     request: Request,
     batch: int,

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from sqlalchemy import text
 from starlette.background import BackgroundTask
 
 from fupin_gis.api.deps import CatalogDep, EngineDep, PrincipalDep, SettingsDep, SystemEngineDep
+from fupin_gis.api.schemas import ReportList, ReportOut
 from fupin_gis.auth.accounts import RUNNERS
 from fupin_gis.coverage.completeness import completeness
 from fupin_gis.coverage.snapshots import data_changed_since
@@ -117,8 +119,8 @@ def download(
     return FileResponse(path, media_type=FORMATS[fmt].media, headers=attachment, background=BackgroundTask(tmp.cleanup))
 
 
-@router.get("/api/reports")
-def list_reports() -> dict:
+@router.get("/api/reports", response_model=ReportList)
+def list_reports() -> Any:
     """The reports, formats and rules."""
     return {
         "reports": [
@@ -130,22 +132,24 @@ def list_reports() -> dict:
     }
 
 
-@router.get("/api/reports/{name}")
-def report_json(report: ReportDep) -> dict:
+@router.get("/api/reports/{name}", response_model=ReportOut)
+def report_json(report: ReportDep) -> Any:
     """A report's tables as JSON: the run it comes from, and each section's columns and rows."""
-    return {
-        "report": report.name,
-        "label": report.zh,
-        "run_id": report.run["run_id"],
-        "about": [{"item": k, "value": v} for k, v in report.about],
-        "headline": [{"item": k, "value": v} for k, v in report.headline],
-        "sections": [
-            {
-                "key": s.key,
-                "label": s.zh,
-                "columns": [{"key": c.key, "label": c.zh, "label_en": c.en, "kind": c.kind} for c in s.columns],
-                "rows": s.rows,
-            }
-            for s in report.sections
-        ],
-    }
+    return jsonable_encoder(
+        {
+            "report": report.name,
+            "label": report.zh,
+            "run_id": report.run["run_id"],
+            "about": [{"item": k, "value": v} for k, v in report.about],
+            "headline": [{"item": k, "value": v} for k, v in report.headline],
+            "sections": [
+                {
+                    "key": s.key,
+                    "label": s.zh,
+                    "columns": [{"key": c.key, "label": c.zh, "label_en": c.en, "kind": c.kind} for c in s.columns],
+                    "rows": s.rows,
+                }
+                for s in report.sections
+            ],
+        }
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse
 
 from fupin_gis.api.deps import CatalogDep, EngineDep, SettingsDep
+from fupin_gis.api.schemas import SearchHit, Village
 from fupin_gis.mapping.search import search_units
 from fupin_gis.mapping.village import village_facts, village_map
 from fupin_gis.resources import render_template
@@ -15,7 +17,7 @@ from fupin_gis.resources import render_template
 router = APIRouter(tags=["villages"])
 
 
-@router.get("/api/search")
+@router.get("/api/search", response_model=list[SearchHit])
 def search(
     engine: EngineDep,
     q: Annotated[str, Query(min_length=1, max_length=50, description="part of a village or township name, or a code")],
@@ -24,10 +26,10 @@ def search(
     return search_units(engine, q)
 
 
-@router.get("/api/villages/{code}")
-def village_json(code: str, engine: EngineDep, catalog: CatalogDep) -> dict:
+@router.get("/api/villages/{code}", response_model=Village)
+def village_json(code: str, engine: EngineDep, catalog: CatalogDep) -> Any:
     """One village: its township, the newest coverage run's result with the checks, and its assets."""
-    return village_facts(engine, catalog, code)
+    return jsonable_encoder(village_facts(engine, catalog, code))
 
 
 @router.get("/villages/{code}", response_class=HTMLResponse)
