@@ -22,9 +22,12 @@ CREATE OR REPLACE FUNCTION fupin_scope() RETURNS text LANGUAGE sql STABLE AS
 $$ SELECT coalesce(current_setting('fupin.scope', true), '') $$;
 CREATE OR REPLACE FUNCTION fupin_unrestricted() RETURNS boolean LANGUAGE sql STABLE AS
 $$ SELECT fupin_scope() IN ('', '*') $$;
+CREATE OR REPLACE FUNCTION fupin_scope_codes() RETURNS text[] LANGUAGE sql STABLE AS
+$$ SELECT string_to_array(fupin_scope(), ',') $$;
+CREATE OR REPLACE FUNCTION fupin_code_in(c text, codes text[]) RETURNS boolean LANGUAGE sql IMMUTABLE AS
+$$ SELECT ARRAY[left(c, 6), left(c, 9)] && codes $$;
 CREATE OR REPLACE FUNCTION fupin_sees_code(c text) RETURNS boolean LANGUAGE sql STABLE AS
-$$ SELECT fupin_unrestricted() OR (c IS NOT NULL AND (left(c, 6) = ANY(string_to_array(fupin_scope(), ','))
-     OR left(c, 9) = ANY(string_to_array(fupin_scope(), ',')))) $$;
+$$ SELECT fupin_unrestricted() OR fupin_code_in(c, fupin_scope_codes()) $$;
 CREATE OR REPLACE FUNCTION fupin_sees_unit(c text) RETURNS boolean LANGUAGE sql STABLE AS
 $$ SELECT fupin_unrestricted() OR (c IS NOT NULL AND EXISTS (
      SELECT 1 FROM unnest(string_to_array(fupin_scope(), ',')) s
@@ -39,14 +42,23 @@ $$ SELECT coalesce(current_setting('fupin.role', true), '') IN ('', {", ".join(f
 """
 
 
+EVERYTHING = "(SELECT fupin_unrestricted())"
+
+
+def sees_code(column: str) -> str:
+    """The SQL condition that admits a row by its administrative code ``column`` for the current scope."""
+    return f"({EVERYTHING} OR fupin_code_in({column}, (SELECT fupin_scope_codes())))"
+
+
 def predicate(spec: LayerSpec, alias: str = "") -> str:
     """The SQL condition that admits a row of ``spec`` for the current scope."""
     p = f"{alias}." if alias else ""
-    # The scope's area is an uncorrelated subquery: computed once per query, and PostGIS prepares it
-    # for the point-in-polygon tests of every row (in a function, per row, it took minutes).
-    geom = f"(fupin_unrestricted() OR ST_Intersects((SELECT fupin_scope_area()), {p}geom))"
+    # The scope (its codes, its area) is uncorrelated subqueries: computed once per query, not per
+    # row; PostGIS prepares the area for the point-in-polygon tests of every row (in a function, per
+    # row, it took minutes), and a county's count of 200,000 roads takes 0.1 s instead of 0.3 s.
+    geom = f"({EVERYTHING} OR ST_Intersects((SELECT fupin_scope_area()), {p}geom))"
     if "village_code" in spec.field_names:  # by its village; a feature without one by where it lies
-        cond = f"(fupin_sees_code({p}village_code) OR ({p}village_code IS NULL AND {geom}))"
+        cond = f"({sees_code(p + 'village_code')} OR ({p}village_code IS NULL AND {geom}))"
     elif spec.group == "admin" and spec.key == "code":
         cond = f"fupin_sees_unit({p}code)"
     else:
@@ -97,8 +109,8 @@ def apply_row_security(conn: Connection, catalog: Catalog) -> bool:
     """Create the functions and policies (idempotent). False when the scoped role does not exist."""
     conn.execute(text(FUNCTIONS))
     tables = {spec.name: predicate(spec) for spec in catalog.ordered()}
-    tables["coverage_villages"] = "fupin_sees_code(code)"
-    tables["coverage_households"] = "fupin_sees_code(village_code) AND fupin_personal()"
+    tables["coverage_villages"] = sees_code("code")
+    tables["coverage_households"] = f"{sees_code('village_code')} AND fupin_personal()"
     for table, cond in tables.items():
         conn.execute(text(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"))
         conn.execute(text(f"DROP POLICY IF EXISTS fupin_scope ON {table}"))
