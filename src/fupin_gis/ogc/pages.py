@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +57,35 @@ def count_within(conn: Connection, sql: str, params: dict[str, Any], timeout_ms:
         return None
     nested.commit()
     return count
+
+
+class Counts:
+    """``numberMatched`` of recent queries, by query digest, account (role and scope) and data version.
+
+    A client asks for a query's first page more than once (GDAL: a sample for the fields, then the
+    copy; QGIS: again on every pan back): the count, the slowest statement of a first page, is made
+    once per version of the data. A count that ran out of time is kept too (as unknown).
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._known: OrderedDict[tuple[str, str, str], int | None] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> tuple[bool, int | None]:
+        """(found, count)."""
+        with self._lock:
+            if key not in self._known:
+                return False, None
+            self._known.move_to_end(key)
+            return True, self._known[key]
+
+    def put(self, key: tuple[str, str, str], count: int | None) -> None:
+        """Keep ``count`` (the least recently used beyond the size are dropped)."""
+        with self._lock:
+            self._known[key] = count
+            while len(self._known) > self._size:
+                self._known.popitem(last=False)
 
 
 @dataclass
@@ -118,8 +149,10 @@ def open_page(
     at: Keyset | None,
     carried: tuple[int | None, str] | None,
     count_timeout_ms: int,
+    counts: tuple[Counts, str, str] | None = None,
 ) -> Page:
-    """Start reading one page (``carried``: numberMatched and data version from the cursor of a later page)."""
+    """Start reading one page (``carried``: numberMatched and data version from the cursor of a later page;
+    ``counts``: the known counts, the query's digest and the account, to count a query once per data version)."""
     params = Params()
     condition = where(spec, catalog, query, params)
     conn = engine.connect()
@@ -128,7 +161,11 @@ def open_page(
         conn.execute(text(NO_JIT))
         version = data_version(conn)
         if carried is None:
-            matched = count_within(conn, count_sql(spec, condition), params.values, count_timeout_ms)
+            known, matched = counts[0].get((counts[1], counts[2], version)) if counts else (False, None)
+            if not known:
+                matched = count_within(conn, count_sql(spec, condition), params.values, count_timeout_ms)
+                if counts:
+                    counts[0].put((counts[1], counts[2], version), matched)
         else:
             matched = carried[0] if carried[1] == version else None  # changed since: no longer known
         sql = page_sql(spec, catalog, query, condition, at, params)

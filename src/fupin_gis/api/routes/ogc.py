@@ -45,7 +45,7 @@ def _state(request: Request) -> dict[Any, Any]:
     """Per-app memo of /ogc: the signing key, and documents keyed by what they depend on."""
     app = request.app
     if not hasattr(app.state, "ogc"):
-        app.state.ogc = {"key": cursor_key(app.state.settings.ogc)}
+        app.state.ogc = {"key": cursor_key(app.state.settings.ogc), "counts": pages.Counts()}
     return app.state.ogc
 
 
@@ -223,8 +223,11 @@ def items(
         body: dict[str, Any] = {"type": "FeatureCollection", "features": [], "numberReturned": 0}
         body |= {"numberMatched": matched} if matched is not None else {}
         return _json(body, documents.GEOJSON, headers=headers)
-    page = pages.open_page(engine, spec, catalog, asked.query, asked.at, asked.carried, settings.count_timeout_ms)
     who = _who(principal)
+    counts = (_state(request)["counts"], asked.digest, who)
+    page = pages.open_page(
+        engine, spec, catalog, asked.query, asked.at, asked.carried, settings.count_timeout_ms, counts
+    )
     chunks = page.document(lambda p: _links(request, asked, p, who))
     if "gzip" in request.headers.get("accept-encoding", ""):
         return StreamingResponse(
