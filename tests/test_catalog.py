@@ -145,6 +145,8 @@ def test_one_quoting_helper_and_the_storage_srid_from_the_catalog() -> None:
     assert ident("roads") == '"roads"' and ident('a"b') == '"a""b"' and ident("public", "roads") == '"public"."roads"'
     assert column("l", "surface") == '"l"."surface"' and literal("it's") == "'it''s'"
     src = Path(__file__).resolve().parents[1] / "src" / "fupin_gis"
+    helpers = [p.relative_to(src).as_posix() for p in src.rglob("*.py") if "\ndef ident(" in p.read_text("utf-8")]
+    assert helpers == ["db/sql.py"], helpers  # one helper: the OGC core and the ledger import it
     for module in ("mapping/village.py", "coverage/topology.py", "reports/figures.py", "db/schema.py"):
         assert "4490" not in (src / module).read_text("utf-8"), module
     tiles = [line for line in (src / "tiles/mvt.py").read_text("utf-8").splitlines() if "4490" in line]

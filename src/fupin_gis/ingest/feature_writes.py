@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from fupin_gis.auth.accounts import audit
 from fupin_gis.catalog import Catalog, LayerSpec
-from fupin_gis.db.quoting import ident
+from fupin_gis.db.sql import ident
 from fupin_gis.errors import FeatureExists, Forbidden, InvalidInput
 from fupin_gis.ingest.batches import check_write, rollback_in
 from fupin_gis.ingest.edit import _plain, parse_properties

@@ -1,5 +1,6 @@
-"""The ledger's SQL plumbing: the one quoting helper for identifiers, the transaction an action runs
-in (the actor's scope and name set, the project locked), and JSON for ``jsonb`` values."""
+"""The ledger's SQL plumbing: identifiers quoted by the project's one helper
+(:func:`fupin_gis.db.sql.ident`, re-exported here), the transaction an action runs in (the actor's
+scope and name set, the project locked), and JSON for ``jsonb`` values."""
 
 from __future__ import annotations
 
@@ -12,16 +13,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from psycopg import sql
 from sqlalchemy import Connection, Engine, text
 
 from fupin_gis.auth.accounts import Principal
 from fupin_gis.catalog import Catalog
+from fupin_gis.db.sql import ident
 
-
-def ident(*names: str) -> str:
-    """A (qualified) SQL identifier, quoted: the only way a name reaches the ledger's SQL text."""
-    return sql.Identifier(*names).as_string(None)
+__all__ = ["acting", "dumps", "ident", "layer_table", "lock_project"]
 
 
 def layer_table(catalog: Catalog, layer: str) -> str:

@@ -1,7 +1,7 @@
 """SQL text for the OGC core: one quoting helper for identifiers, values always bound.
 
 Identifiers come from the catalog (validated names) and are still quoted through :func:`ident`
-(:mod:`fupin_gis.db.quoting`), so no name ever reaches SQL unquoted; values are bind parameters,
+(:mod:`fupin_gis.db.sql`, the project's one helper), so no name ever reaches SQL unquoted; values are bind parameters,
 named by a :class:`Params` collector so fragments built apart never collide.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fupin_gis.db.quoting import column, ident
+from fupin_gis.db.sql import column, ident
 
 __all__ = ["Params", "column", "ident"]
 
